@@ -1,0 +1,161 @@
+/**
+ * Protocol settings and memberlist's presets (spec §15). Every duration is in milliseconds.
+ *
+ * @module
+ */
+
+/** Tunables of the SWIM protocol. Defaults come from {@linkcode lanConfig}. */
+export interface SwimConfig {
+  /** Time between probes of successive members (scaled by local health). */
+  readonly probeInterval: number;
+  /** How long to wait for a direct ack before asking others to probe indirectly. */
+  readonly probeTimeout: number;
+  /** Members asked to probe indirectly when a direct probe times out. */
+  readonly indirectChecks: number;
+  /** Rumours are retransmitted `retransmitMult · ceil(log10(n + 1))` times. */
+  readonly retransmitMult: number;
+  /** Suspicion lasts at least `suspicionMult · max(1, log10(n)) · probeInterval`. */
+  readonly suspicionMult: number;
+  /** Upper bound of suspicion, as a multiple of the lower bound (Lifeguard). */
+  readonly suspicionMaxTimeoutMult: number;
+  /** Time between gossip rounds. */
+  readonly gossipInterval: number;
+  /** Members gossiped to per round. */
+  readonly gossipNodes: number;
+  /** Dead members stay gossip targets this long (so the wrongly accused hear of it). */
+  readonly gossipToTheDeadTime: number;
+  /** Anti-entropy period (used by stream transports; 0 disables). */
+  readonly pushPullInterval: number;
+  /** Stream timeout (for stream transports). */
+  readonly tcpTimeout: number;
+  /** Largest datagram shoal sends. */
+  readonly udpBufferSize: number;
+  /** Local health (awareness) ceiling: probe interval scales up to this multiple. */
+  readonly awarenessMaxMultiplier: number;
+  /** Bytes subtracted from every packet budget for outer framing (encryption, labels). */
+  readonly packetOverhead: number;
+  /** Wrap packets in a CRC for peers whose protocol maximum is ≥ 5. */
+  readonly crcOutgoing: boolean;
+  /** Longest first wait between join attempts while no other member is known. */
+  readonly joinRetryMax: number;
+}
+
+/** Largest metadata a member may announce (memberlist's MetaMaxSize). */
+export const META_MAX_SIZE = 512;
+
+/** Our advertised protocol versions `[PMin, PMax, PCur, DMin, DMax, DCur]` (spec §14). */
+export const DEFAULT_VSN: Uint8Array = new Uint8Array([1, 5, 2, 0, 0, 0]);
+
+/**
+ * memberlist's `DefaultLANConfig`: probe every second, 500 ms ack timeout, gossip every 200 ms.
+ *
+ * @example
+ * ```ts
+ * import { lanConfig } from "@shoal/swim";
+ * const fast = { ...lanConfig, probeInterval: 200, probeTimeout: 100 };
+ * ```
+ */
+export const lanConfig: SwimConfig = Object.freeze({
+  probeInterval: 1000,
+  probeTimeout: 500,
+  indirectChecks: 3,
+  retransmitMult: 4,
+  suspicionMult: 4,
+  suspicionMaxTimeoutMult: 6,
+  gossipInterval: 200,
+  gossipNodes: 3,
+  gossipToTheDeadTime: 30_000,
+  pushPullInterval: 30_000,
+  tcpTimeout: 10_000,
+  udpBufferSize: 1400,
+  awarenessMaxMultiplier: 8,
+  packetOverhead: 0,
+  crcOutgoing: true,
+  joinRetryMax: 30_000,
+});
+
+/** memberlist's `DefaultWANConfig`: slower and more tolerant, for links across regions. */
+export const wanConfig: SwimConfig = Object.freeze({
+  ...lanConfig,
+  tcpTimeout: 30_000,
+  suspicionMult: 6,
+  pushPullInterval: 60_000,
+  probeTimeout: 3000,
+  probeInterval: 5000,
+  gossipNodes: 4,
+  gossipInterval: 500,
+  gossipToTheDeadTime: 60_000,
+});
+
+/** memberlist's `DefaultLocalConfig`: one host or a fast local network. */
+export const localConfig: SwimConfig = Object.freeze({
+  ...lanConfig,
+  tcpTimeout: 1000,
+  indirectChecks: 1,
+  retransmitMult: 2,
+  suspicionMult: 3,
+  pushPullInterval: 15_000,
+  probeTimeout: 200,
+  probeInterval: 1000,
+  gossipInterval: 100,
+  gossipToTheDeadTime: 15_000,
+});
+
+/** The preset names accepted by {@linkcode resolveConfig}. */
+export type ConfigPreset = "lan" | "wan" | "local";
+
+/** Thrown for a setting outside its valid range. */
+export class ConfigError extends Error {
+  /** Create a config error. */
+  constructor(message: string) {
+    super(message);
+    this.name = "ConfigError";
+  }
+}
+
+/**
+ * A preset with overrides, validated.
+ *
+ * @example
+ * ```ts
+ * import { resolveConfig } from "@shoal/swim";
+ * const cfg = resolveConfig("local", { probeInterval: 200, probeTimeout: 100 });
+ * ```
+ */
+export function resolveConfig(
+  preset: ConfigPreset = "lan",
+  overrides: Partial<SwimConfig> = {},
+): SwimConfig {
+  const base = preset === "wan" ? wanConfig : preset === "local" ? localConfig : lanConfig;
+  if (!base) throw new ConfigError(`unknown preset: ${preset}`);
+  const cfg: SwimConfig = { ...base, ...overrides };
+  const positive: (keyof SwimConfig)[] = [
+    "probeInterval",
+    "probeTimeout",
+    "gossipInterval",
+    "suspicionMult",
+    "suspicionMaxTimeoutMult",
+    "retransmitMult",
+    "awarenessMaxMultiplier",
+    "joinRetryMax",
+  ];
+  for (const key of positive) {
+    const v = cfg[key];
+    if (typeof v !== "number" || !Number.isFinite(v) || v <= 0) {
+      throw new ConfigError(`${key} must be a positive number, got ${String(v)}`);
+    }
+  }
+  for (const key of ["indirectChecks", "gossipNodes", "gossipToTheDeadTime", "pushPullInterval"] as const) {
+    const v = cfg[key];
+    if (typeof v !== "number" || !Number.isFinite(v) || v < 0) {
+      throw new ConfigError(`${key} must be a non-negative number, got ${String(v)}`);
+    }
+  }
+  if (cfg.probeTimeout > cfg.probeInterval) {
+    throw new ConfigError("probeTimeout must not exceed probeInterval");
+  }
+  if (cfg.udpBufferSize < 576 || cfg.udpBufferSize > 65_000) {
+    throw new ConfigError("udpBufferSize must be between 576 and 65000");
+  }
+  return Object.freeze(cfg);
+}

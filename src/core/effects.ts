@@ -1,0 +1,50 @@
+/**
+ * What the core asks its host to do. Handlers return effects; the host performs them.
+ * Timers are data: the host delivers each scheduled {@linkcode Timer} back to the core
+ * after its delay, possibly late; stale timers are recognised by their tokens and ignored,
+ * so nothing is ever cancelled (the foca model).
+ *
+ * @module
+ */
+
+import type { PeerAddress } from "./address.ts";
+import type { Member } from "./member.ts";
+
+/** A timer the core wants delivered back after a delay. */
+export type Timer =
+  /** Start the next probe (and conclude the previous one). */
+  | { readonly kind: "probe"; readonly token: number }
+  /** The direct ack for probe `seqNo` is overdue: go indirect. */
+  | { readonly kind: "probeTimeout"; readonly seqNo: number }
+  /** Run a gossip round. */
+  | { readonly kind: "gossip"; readonly token: number }
+  /** A suspicion about `node` may have expired. */
+  | { readonly kind: "suspicion"; readonly node: string; readonly token: number }
+  /** An indirect probe we relay for someone has run out of time. */
+  | { readonly kind: "relayTimeout"; readonly seqNo: number }
+  /** Exchange full state with a random member (anti-entropy). */
+  | { readonly kind: "sync"; readonly token: number }
+  /** Try the seeds again if we still know nobody. */
+  | { readonly kind: "join"; readonly token: number; readonly attempt: number };
+
+/** A change in membership, as seen by this node. */
+export type MembershipEventType = "join" | "update" | "suspect" | "alive" | "leave" | "dead";
+
+/** A membership event: `member` is the snapshot right after the change. */
+export interface MembershipEvent {
+  /** What happened. */
+  readonly type: MembershipEventType;
+  /** The member it happened to. */
+  readonly member: Member;
+}
+
+/** Something the host must do. */
+export type Effect =
+  /** Send one datagram. */
+  | { readonly type: "send"; readonly to: PeerAddress; readonly bytes: Uint8Array }
+  /** Deliver `timer` back to the core after `delay` ms. */
+  | { readonly type: "schedule"; readonly timer: Timer; readonly delay: number }
+  /** Tell the application. */
+  | { readonly type: "event"; readonly event: MembershipEvent }
+  /** A local announcement (leave or metadata update) has finished spreading. */
+  | { readonly type: "settled"; readonly what: "leave" | "meta"; readonly incarnation: number };

@@ -1,0 +1,74 @@
+/**
+ * Members and their states.
+ *
+ * A member's life (spec §7), ordered by precedence for one name:
+ * `alive(i) < suspect(i) < alive(i+1) < …`, and `dead`/`left` win at any incarnation
+ * ≥ the known one until the member itself announces a higher incarnation.
+ *
+ * @module
+ */
+
+/** The four states of a member. */
+export type MemberState = "alive" | "suspect" | "dead" | "left";
+
+/** memberlist's numeric state codes (push/pull `State`, spec §5.9). */
+export const STATE_CODE: Readonly<Record<MemberState, number>> = {
+  alive: 0,
+  suspect: 1,
+  dead: 2,
+  left: 3,
+};
+
+/** What the application sees of a member: an immutable snapshot. */
+export interface Member {
+  /** Unique name in the cluster. */
+  readonly name: string;
+  /** IP literal of the member. */
+  readonly address: string;
+  /** Port (UDP, and TCP for stream transports). */
+  readonly port: number;
+  /** Current state as this node believes it. */
+  readonly state: MemberState;
+  /** The member's incarnation number; only the member itself raises it. */
+  readonly incarnation: number;
+  /** Application metadata (≤ 512 bytes), empty when none. */
+  readonly meta: Uint8Array;
+}
+
+/** The core's mutable record of a member. */
+export interface MemberRecord {
+  name: string;
+  /** Raw IP bytes exactly as announced. */
+  addr: Uint8Array;
+  /** `addr` as text, cached for sending. */
+  host: string;
+  port: number;
+  meta: Uint8Array | null;
+  vsn: Uint8Array;
+  incarnation: number;
+  state: MemberState;
+  /** Clock time of the last state change. */
+  stateChangedAt: number;
+}
+
+const EMPTY = new Uint8Array(0);
+
+/** Take an immutable snapshot of a record. */
+export function snapshot(record: MemberRecord): Member {
+  return Object.freeze({
+    name: record.name,
+    address: record.host,
+    port: record.port,
+    state: record.state,
+    incarnation: record.incarnation,
+    meta: record.meta ? record.meta.slice() : EMPTY,
+  });
+}
+
+/** Byte equality, treating null as empty. */
+export function bytesEqual(a: Uint8Array | null, b: Uint8Array | null): boolean {
+  const x = a ?? EMPTY, y = b ?? EMPTY;
+  if (x.length !== y.length) return false;
+  for (let i = 0; i < x.length; i++) if (x[i] !== y[i]) return false;
+  return true;
+}

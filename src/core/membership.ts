@@ -1,0 +1,114 @@
+/**
+ * The membership table: every member this node knows (itself included), and the shuffled
+ * round-robin probe order (spec §8.1). Storage and selection only; the rules that change a
+ * member's state live in `rumours.ts`.
+ *
+ * @module
+ */
+
+import type { MemberRecord, MemberState } from "./member.ts";
+import { randomInt, type Rng, shuffle } from "./rng.ts";
+
+/** The table of members plus the probe ring. */
+export class MemberTable {
+  readonly #members = new Map<string, MemberRecord>();
+  /** Probe order: names, walked round-robin, reshuffled at each wrap. */
+  #ring: string[] = [];
+  #cursor = 0;
+  readonly #rng: Rng;
+  readonly #self: string;
+
+  /** A table for the local member `self`. */
+  constructor(self: string, rng: Rng) {
+    this.#self = self;
+    this.#rng = rng;
+  }
+
+  /** Number of entries, self and not-yet-reaped dead included (memberlist's estimate of n). */
+  get size(): number {
+    return this.#members.size;
+  }
+
+  /** The record for `name`, if known. */
+  get(name: string): MemberRecord | undefined {
+    return this.#members.get(name);
+  }
+
+  /** All records. */
+  values(): IterableIterator<MemberRecord> {
+    return this.#members.values();
+  }
+
+  /** Add a new record at a random position of the probe ring. */
+  add(record: MemberRecord): void {
+    this.#members.set(record.name, record);
+    if (record.name === this.#self) return;
+    const at = randomInt(this.#rng, this.#ring.length + 1);
+    this.#ring.splice(at, 0, record.name);
+    if (at < this.#cursor) this.#cursor++;
+  }
+
+  /** Count members in `state` (self included). */
+  count(state: MemberState): number {
+    let n = 0;
+    for (const m of this.#members.values()) if (m.state === state) n++;
+    return n;
+  }
+
+  /**
+   * The next member to probe: round-robin over the ring, skipping dead and left members.
+   * At each wrap, `reap` removes stale entries and the ring is reshuffled.
+   */
+  nextProbeTarget(reap: (m: MemberRecord) => boolean): MemberRecord | undefined {
+    for (let checked = 0; checked <= this.#ring.length; checked++) {
+      if (this.#cursor >= this.#ring.length) this.#wrap(reap);
+      if (this.#ring.length === 0) return undefined;
+      const m = this.#members.get(this.#ring[this.#cursor++]);
+      if (m && (m.state === "alive" || m.state === "suspect")) return m;
+    }
+    return undefined;
+  }
+
+  /**
+   * Up to `k` distinct random members (never self) that satisfy `accept`, sampling the ring
+   * so that the cost is about O(k), not O(n).
+   */
+  sample(k: number, accept: (m: MemberRecord) => boolean): MemberRecord[] {
+    const out: MemberRecord[] = [];
+    const n = this.#ring.length;
+    if (k <= 0 || n === 0) return out;
+    const picked = new Set<string>();
+    const tries = 4 * k + 8;
+    for (let i = 0; i < tries && out.length < k; i++) {
+      const name = this.#ring[randomInt(this.#rng, n)];
+      if (picked.has(name)) continue;
+      picked.add(name);
+      const m = this.#members.get(name);
+      if (m && accept(m)) out.push(m);
+    }
+    if (out.length < k && picked.size < n) {
+      // Sparse matches: fall back to a full scan from a random offset.
+      const start = randomInt(this.#rng, n);
+      for (let i = 0; i < n && out.length < k; i++) {
+        const name = this.#ring[(start + i) % n];
+        if (picked.has(name)) continue;
+        picked.add(name);
+        const m = this.#members.get(name);
+        if (m && accept(m)) out.push(m);
+      }
+    }
+    return out;
+  }
+
+  #wrap(reap: (m: MemberRecord) => boolean): void {
+    const keep: string[] = [];
+    for (const name of this.#ring) {
+      const m = this.#members.get(name);
+      if (!m) continue;
+      if (reap(m)) this.#members.delete(name);
+      else keep.push(name);
+    }
+    this.#ring = shuffle(this.#rng, keep);
+    this.#cursor = 0;
+  }
+}

@@ -1,0 +1,123 @@
+/**
+ * The protocol messages a SWIM node exchanges, as plain data.
+ *
+ * Field names follow memberlist's structs (spec §5) in camelCase; the wire codec
+ * (`src/wire`) maps them to the exact capitalised msgpack keys. Addresses are kept as the
+ * raw IP bytes a peer announced (4 or 16 bytes), never normalised, so re-gossip is
+ * byte-identical (spec §7.7).
+ *
+ * @module
+ */
+
+/** memberlist message type bytes (spec §2). */
+export const MessageType = {
+  ping: 0,
+  indirectPing: 1,
+  ack: 2,
+  suspect: 3,
+  alive: 4,
+  dead: 5,
+  pushPull: 6,
+  compound: 7,
+  user: 8,
+  compress: 9,
+  encrypt: 10,
+  nack: 11,
+  hasCrc: 12,
+  err: 13,
+  hasLabel: 244,
+} as const;
+
+/** A direct probe: "are you alive?" (spec §5.1). */
+export interface Ping {
+  readonly type: "ping";
+  /** The prober's sequence number; echoed in the ack. */
+  readonly seqNo: number;
+  /** Name of the intended recipient; empty accepts any recipient. */
+  readonly node: string;
+  /** Where the ack should go (the prober's advertised address), if given. */
+  readonly sourceAddr?: Uint8Array;
+  /** The prober's advertised port, if given. */
+  readonly sourcePort?: number;
+  /** The prober's name, if given. */
+  readonly sourceNode?: string;
+}
+
+/** A request to probe `node` on the requester's behalf (spec §5.2). */
+export interface IndirectPing {
+  readonly type: "indirectPing";
+  /** The requester's sequence number, echoed in the relayed ack or nack. */
+  readonly seqNo: number;
+  /** Target IP bytes. */
+  readonly target: Uint8Array;
+  /** Target port. */
+  readonly port: number;
+  /** Target name. */
+  readonly node: string;
+  /** Send a nack if the target does not answer in time. */
+  readonly nack: boolean;
+  /** Requester's address, if given. */
+  readonly sourceAddr?: Uint8Array;
+  /** Requester's port, if given. */
+  readonly sourcePort?: number;
+  /** Requester's name, if given. */
+  readonly sourceNode?: string;
+}
+
+/** The answer to a ping (spec §5.3). */
+export interface Ack {
+  readonly type: "ack";
+  /** Sequence number copied from the ping. */
+  readonly seqNo: number;
+  /** Opaque payload (Serf puts coordinates here); `null` encodes as msgpack nil. */
+  readonly payload: Uint8Array | null;
+}
+
+/** An intermediary's "the target did not answer me" (spec §5.4). */
+export interface Nack {
+  readonly type: "nack";
+  /** The requester's sequence number. */
+  readonly seqNo: number;
+}
+
+/** Rumour: `node` at `incarnation` is suspected by `from` (spec §5.6). */
+export interface Suspect {
+  readonly type: "suspect";
+  readonly incarnation: number;
+  readonly node: string;
+  readonly from: string;
+}
+
+/** Rumour: `node` is alive at `incarnation`, with this address and metadata (spec §5.7). */
+export interface Alive {
+  readonly type: "alive";
+  readonly incarnation: number;
+  readonly node: string;
+  /** Raw IP bytes, 4 or 16, exactly as announced. */
+  readonly addr: Uint8Array;
+  readonly port: number;
+  /** Application metadata (≤ 512 bytes); `null` encodes as msgpack nil. */
+  readonly meta: Uint8Array | null;
+  /** Protocol versions `[PMin, PMax, PCur, DMin, DMax, DCur]` (spec §14); always 6 bytes. */
+  readonly vsn: Uint8Array;
+}
+
+/** Rumour: `node` is dead; when `from === node` it left gracefully (spec §5.8). */
+export interface Dead {
+  readonly type: "dead";
+  readonly incarnation: number;
+  readonly node: string;
+  readonly from: string;
+}
+
+/** An opaque application message (spec §3.7). */
+export interface UserMessage {
+  readonly type: "user";
+  readonly payload: Uint8Array;
+}
+
+/** Every message that can travel in a datagram. */
+export type Message = Ping | IndirectPing | Ack | Nack | Suspect | Alive | Dead | UserMessage;
+
+/** Messages that spread by gossip and change the membership table. */
+export type Rumour = Suspect | Alive | Dead;

@@ -1,0 +1,60 @@
+/**
+ * Injected randomness. The core never calls `Math.random()`: hosts pass an {@linkcode Rng},
+ * and the simulator passes a seeded one so that a run can be replayed exactly.
+ *
+ * @module
+ */
+
+/** A source of uniform random numbers in [0, 1). */
+export interface Rng {
+  /** The next number in [0, 1). */
+  next(): number;
+}
+
+/**
+ * A small, fast, seeded generator (sfc32 over a splitmix32-expanded seed). Same seed, same
+ * sequence, on every runtime.
+ *
+ * @example
+ * ```ts
+ * import { seededRng } from "@shoal/swim";
+ * const rng = seededRng(42);
+ * rng.next(); // always the same first value for seed 42
+ * ```
+ */
+export function seededRng(seed: number): Rng {
+  let s = seed >>> 0;
+  const split = (): number => {
+    s = (s + 0x9e3779b9) >>> 0;
+    let z = s;
+    z = Math.imul(z ^ (z >>> 16), 0x85ebca6b) >>> 0;
+    z = Math.imul(z ^ (z >>> 13), 0xc2b2ae35) >>> 0;
+    return (z ^ (z >>> 16)) >>> 0;
+  };
+  let a = split(), b = split(), c = split(), d = split();
+  return {
+    next(): number {
+      const t = (((a + b) >>> 0) + d) >>> 0;
+      d = (d + 1) >>> 0;
+      a = b ^ (b >>> 9);
+      b = (c + (c << 3)) >>> 0;
+      c = (c << 21) | (c >>> 11);
+      c = (c + t) >>> 0;
+      return t / 4294967296;
+    },
+  };
+}
+
+/** A uniform integer in [0, n). */
+export function randomInt(rng: Rng, n: number): number {
+  return Math.floor(rng.next() * n);
+}
+
+/** Shuffle `items` in place (Fisher–Yates) and return it. */
+export function shuffle<T>(rng: Rng, items: T[]): T[] {
+  for (let i = items.length - 1; i > 0; i--) {
+    const j = randomInt(rng, i + 1);
+    [items[i], items[j]] = [items[j], items[i]];
+  }
+  return items;
+}

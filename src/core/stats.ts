@@ -1,0 +1,68 @@
+/**
+ * Counters the core keeps about its own work. Plain numbers, read by metrics exporters.
+ *
+ * @module
+ */
+
+import type { DecodeErrorKind } from "./codec.ts";
+
+/** Counters of protocol activity since the node started. */
+export interface CoreStats {
+  /** Datagrams handed to the core. */
+  packetsIn: number;
+  /** Messages decoded from those datagrams. */
+  messagesIn: number;
+  /** Datagrams dropped as undecodable, by reason. */
+  decodeErrors: Partial<Record<DecodeErrorKind, number>>;
+  /** Direct probes started. */
+  probes: number;
+  /** Probes that ended with no ack (the target became suspect). */
+  probesFailed: number;
+  /** Indirect probe requests sent. */
+  indirectProbes: number;
+  /** Acks matched to our own probes. */
+  acksReceived: number;
+  /** Nacks received from intermediaries. */
+  nacksReceived: number;
+  /** Suspicions this node raised itself. */
+  suspicionsRaised: number;
+  /** Suspicions or deaths about this node that it refuted. */
+  refutations: number;
+  /** Members this node declared dead when their suspicion expired. */
+  deadDeclared: number;
+  /** Pings addressed to another node name. */
+  unexpectedPings: number;
+  /** Indirect probe requests refused because too many were in flight. */
+  relaysDropped: number;
+  /** Alive messages refused because the name is held by another address. */
+  conflicts: number;
+  /** Table feeds not sent because of the rate limit. */
+  feedsDropped: number;
+  /** User messages received. */
+  userMessages: number;
+  /** Round-trip time of the last successful direct probe, in ms. */
+  lastProbeRtt: number;
+}
+
+/** Fresh zeroed counters. */
+export function newCoreStats(): CoreStats {
+  return {
+    packetsIn: 0,
+    messagesIn: 0,
+    decodeErrors: {},
+    probes: 0,
+    probesFailed: 0,
+    indirectProbes: 0,
+    acksReceived: 0,
+    nacksReceived: 0,
+    suspicionsRaised: 0,
+    refutations: 0,
+    deadDeclared: 0,
+    unexpectedPings: 0,
+    relaysDropped: 0,
+    conflicts: 0,
+    feedsDropped: 0,
+    userMessages: 0,
+    lastProbeRtt: 0,
+  };
+}

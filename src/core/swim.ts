@@ -1,0 +1,866 @@
+/**
+ * The SWIM state machine: one member's view of the cluster, with no I/O.
+ *
+ * Inputs are datagrams ({@linkcode Swim.handlePacket}), timer firings
+ * ({@linkcode Swim.handleTimer}) and API calls; every input returns the {@linkcode Effect}s the
+ * host must perform. Time and randomness are injected, so the same inputs always give the same
+ * outputs.
+ *
+ * Protocol, as memberlist (spec §7–§11):
+ * ```
+ *  prober                 target        intermediaries (k)
+ *    |---- ping(seq) -------->|                 |
+ *    |<--- ack(seq) ----------|                 |         success
+ *    |   (probeTimeout, no ack)                 |
+ *    |---- indirectPing(seq) ------------------>|---- ping ---->|
+ *    |<--- ack(seq) / nack(seq) ----------------|<--- ack ------|
+ *    |   (next tick, still no ack) => suspect(target), gossiped
+ *    |   (suspicion timeout, no refutation) => dead(target), gossiped
+ * ```
+ *
+ * @module
+ */
+
+import { bytesToIp, ipToBytes, type PeerAddress } from "./address.ts";
+import { BroadcastQueue, retransmitLimit } from "./broadcasts.ts";
+import { type Codec, DecodeError } from "./codec.ts";
+import { DEFAULT_VSN, META_MAX_SIZE, type SwimConfig } from "./config.ts";
+import type { Effect, MembershipEventType, Timer } from "./effects.ts";
+import { type Member, type MemberRecord, snapshot, bytesEqual } from "./member.ts";
+import { MemberTable } from "./membership.ts";
+import type {
+  Ack,
+  Alive,
+  Dead,
+  IndirectPing,
+  Message,
+  Nack,
+  Ping,
+  Suspect,
+} from "./messages.ts";
+import { randomInt, type Rng, shuffle } from "./rng.ts";
+import { type CoreStats, newCoreStats } from "./stats.ts";
+import { Suspicion, suspicionBounds } from "./suspicion.ts";
+
+/** Who this node is. */
+export interface Identity {
+  /** Unique name in the cluster. */
+  readonly name: string;
+  /** Advertised IP literal (what others use to reach us). */
+  readonly host: string;
+  /** Advertised port. */
+  readonly port: number;
+  /** Initial metadata (≤ 512 bytes). */
+  readonly meta?: Uint8Array;
+  /** Initial incarnation (default 1). */
+  readonly incarnation?: number;
+}
+
+/** Everything the state machine needs from its host. */
+export interface SwimOptions {
+  /** This node. */
+  readonly identity: Identity;
+  /** Protocol settings. */
+  readonly config: SwimConfig;
+  /** Wire format. */
+  readonly codec: Codec;
+  /** Current time in milliseconds (any epoch, monotonic). */
+  readonly now: () => number;
+  /** Randomness. */
+  readonly rng: Rng;
+}
+
+/** Thrown for an API call the node cannot honour in its current state. */
+export class SwimStateError extends Error {
+  /** Create the error. */
+  constructor(message: string) {
+    super(message);
+    this.name = "SwimStateError";
+  }
+}
+
+interface Probe {
+  readonly seqNo: number;
+  readonly target: string;
+  readonly startedAt: number;
+  acked: boolean;
+  nacks: number;
+  expectedNacks: number;
+}
+
+interface Relay {
+  readonly requesterSeq: number;
+  readonly requester: PeerAddress;
+  readonly nack: boolean;
+}
+
+const MAX_RELAYS = 1024;
+const MAX_FEED_PACKETS = 64;
+const FEED_WINDOW = 1000;
+const MAX_FEEDS_PER_WINDOW = 16;
+const MAX_COMPOUND_PARTS = 127;
+
+/** The SWIM member state machine. */
+export class Swim {
+  readonly #cfg: SwimConfig;
+  readonly #codec: Codec;
+  readonly #now: () => number;
+  readonly #rng: Rng;
+  readonly #self: MemberRecord;
+  readonly #table: MemberTable;
+  readonly #queue = new BroadcastQueue();
+  readonly #suspicions = new Map<string, Suspicion>();
+  readonly #relays = new Map<number, Relay>();
+  #out: Effect[] = [];
+  #probe: Probe | undefined;
+  #seq = 0;
+  #probeToken = 0;
+  #gossipToken = 0;
+  #joinToken = 0;
+  #syncToken = 0;
+  #feedTimes: number[] = [];
+  #suspicionToken = 0;
+  #seeds: PeerAddress[] = [];
+  #started = false;
+  #leaving = false;
+  /** Counters for metrics. */
+  readonly stats: CoreStats = newCoreStats();
+
+  /** Create the state machine; call {@linkcode Swim.start} to begin probing. */
+  constructor(options: SwimOptions) {
+    const { identity, config, codec, now, rng } = options;
+    if (!identity.name) throw new SwimStateError("a node needs a non-empty name");
+    checkMeta(identity.meta);
+    this.#cfg = config;
+    this.#codec = codec;
+    this.#now = now;
+    this.#rng = rng;
+    const addr = ipToBytes(identity.host);
+    this.#self = {
+      name: identity.name,
+      addr,
+      host: bytesToIp(addr),
+      port: identity.port,
+      meta: identity.meta && identity.meta.length ? identity.meta.slice() : null,
+      vsn: DEFAULT_VSN,
+      incarnation: Math.max(1, identity.incarnation ?? 1) >>> 0,
+      state: "alive",
+      stateChangedAt: now(),
+    };
+    this.#table = new MemberTable(identity.name, rng);
+    this.#table.add(this.#self);
+  }
+
+  // MARK: API
+
+  /** This node's name. */
+  get name(): string {
+    return this.#self.name;
+  }
+
+  /** True once {@linkcode Swim.leave} was called. */
+  get leaving(): boolean {
+    return this.#leaving;
+  }
+
+  /** Rumours waiting to be gossiped. */
+  get queueDepth(): number {
+    return this.#queue.size;
+  }
+
+  /** Snapshot of the local member. */
+  localMember(): Member {
+    return snapshot(this.#self);
+  }
+
+  /** Snapshots of every known member, self included, in any state. */
+  members(): Member[] {
+    return [...this.#table.values()].map(snapshot);
+  }
+
+  /** Snapshot of one member. */
+  member(name: string): Member | undefined {
+    const m = this.#table.get(name);
+    return m ? snapshot(m) : undefined;
+  }
+
+  /** Start the probe and gossip loops (after a random delay each, as memberlist). */
+  start(): Effect[] {
+    if (this.#started) return this.#drain();
+    this.#started = true;
+    const cfg = this.#cfg;
+    this.#schedule({ kind: "probe", token: ++this.#probeToken }, randomInt(this.#rng, cfg.probeInterval));
+    this.#schedule(
+      { kind: "gossip", token: ++this.#gossipToken },
+      randomInt(this.#rng, cfg.gossipInterval),
+    );
+    if (cfg.pushPullInterval > 0) {
+      this.#schedule(
+        { kind: "sync", token: ++this.#syncToken },
+        randomInt(this.#rng, cfg.pushPullInterval),
+      );
+    }
+    return this.#drain();
+  }
+
+  /**
+   * Announce ourselves to `seeds` (UDP alive). Retries with backoff while no other member is
+   * known. Everyone who learns of us answers with their own alive, so we learn the cluster.
+   */
+  join(seeds: readonly PeerAddress[]): Effect[] {
+    this.#seeds = [...seeds];
+    if (this.#seeds.length > 0) this.#announce(++this.#joinToken, 0);
+    return this.#drain();
+  }
+
+  /** Datagram received from `from`. Undecodable input is counted and dropped. */
+  handlePacket(bytes: Uint8Array, from: PeerAddress): Effect[] {
+    this.stats.packetsIn++;
+    let messages: Message[];
+    try {
+      messages = this.#codec.decodePacket(bytes);
+    } catch (err) {
+      const kind = err instanceof DecodeError ? err.kind : "bad-msgpack";
+      this.stats.decodeErrors[kind] = (this.stats.decodeErrors[kind] ?? 0) + 1;
+      return this.#drain();
+    }
+    this.stats.messagesIn += messages.length;
+    // Rumours first, so that a refutation rides on the ack we send for a ping in the same packet.
+    for (const m of messages) if (isRumour(m)) this.#dispatch(m, from);
+    for (const m of messages) if (!isRumour(m)) this.#dispatch(m, from);
+    return this.#drain();
+  }
+
+  /** A timer scheduled earlier has fired. Stale timers are ignored. */
+  handleTimer(timer: Timer): Effect[] {
+    switch (timer.kind) {
+      case "probe":
+        if (timer.token === this.#probeToken) this.#onProbeTick();
+        break;
+      case "probeTimeout":
+        this.#onProbeTimeout(timer.seqNo);
+        break;
+      case "gossip":
+        if (timer.token === this.#gossipToken) this.#onGossipTick();
+        break;
+      case "suspicion":
+        this.#onSuspicionTimeout(timer.node, timer.token);
+        break;
+      case "relayTimeout":
+        this.#onRelayTimeout(timer.seqNo);
+        break;
+      case "join":
+        if (timer.token === this.#joinToken) this.#onJoinTimer(timer.attempt);
+        break;
+      case "sync":
+        if (timer.token === this.#syncToken) this.#onSyncTimer();
+        break;
+    }
+    return this.#drain();
+  }
+
+  /** Replace our metadata: bumps our incarnation and gossips it. Settles as `"meta"`. */
+  updateMeta(meta: Uint8Array): Effect[] {
+    if (this.#leaving) throw new SwimStateError("cannot update metadata after leave()");
+    checkMeta(meta);
+    const self = this.#self;
+    self.incarnation = (self.incarnation + 1) >>> 0;
+    self.meta = meta.length ? meta.slice() : null;
+    const inc = self.incarnation;
+    this.#gossip(self.name, this.#selfAlive(), () => this.#settled("meta", inc));
+    this.#emit("update", self);
+    if (!this.#hasPeers()) this.#settled("meta", inc);
+    return this.#drain();
+  }
+
+  /** Leave gracefully: gossip `dead(self, from self)`. Settles as `"leave"`. */
+  leave(): Effect[] {
+    if (this.#leaving) return this.#drain();
+    this.#leaving = true;
+    const self = this.#self;
+    const peers = this.#hasPeers();
+    this.#onDead({ type: "dead", incarnation: self.incarnation, node: self.name, from: self.name });
+    if (!peers) this.#settled("leave", self.incarnation);
+    return this.#drain();
+  }
+
+  // MARK: dispatch
+
+  #dispatch(m: Message, from: PeerAddress): void {
+    switch (m.type) {
+      case "ping":
+        return this.#onPing(m, from);
+      case "indirectPing":
+        return this.#onIndirectPing(m, from);
+      case "ack":
+        return this.#onAck(m);
+      case "nack":
+        return this.#onNack(m);
+      case "alive":
+        return this.#onAlive(m);
+      case "suspect":
+        return this.#onSuspect(m);
+      case "dead":
+        return this.#onDead(m);
+      case "user":
+        this.stats.userMessages++;
+        return;
+    }
+  }
+
+  // MARK: rumours (spec §7) — the only place membership state changes
+
+  #onAlive(a: Alive): void {
+    const self = this.#self;
+    const isSelf = a.node === self.name;
+    if (!a.node) return;
+    if (isSelf && this.#leaving) return;
+    if (a.vsn.length >= 3 && (a.vsn[0] === 0 || a.vsn[1] === 0 || a.vsn[0] > a.vsn[1])) return;
+    let m = this.#table.get(a.node);
+    let addressChanged = false;
+    if (!m) {
+      if (a.incarnation === 0) return;
+      m = {
+        name: a.node,
+        addr: a.addr,
+        host: safeIp(a.addr),
+        port: a.port,
+        meta: a.meta,
+        vsn: a.vsn,
+        incarnation: 0,
+        state: "dead",
+        stateChangedAt: this.#now(),
+      };
+      if (!m.host) return;
+      this.#table.add(m);
+    } else if (!bytesEqual(m.addr, a.addr) || m.port !== a.port) {
+      if (m.state !== "left" && !isSelf) {
+        this.stats.conflicts++;
+        return;
+      }
+      if (isSelf) {
+        this.#refute(a.incarnation);
+        return;
+      }
+      addressChanged = true;
+    }
+    if (!isSelf && !addressChanged && a.incarnation <= m.incarnation) return;
+    if (isSelf && a.incarnation < m.incarnation) return;
+    this.#suspicions.delete(a.node);
+    if (isSelf) {
+      if (a.incarnation === self.incarnation && bytesEqual(a.meta, self.meta) &&
+        bytesEqual(a.vsn, self.vsn)) return;
+      this.#refute(a.incarnation);
+      return;
+    }
+    this.#gossip(a.node, a);
+    const wasState = m.state;
+    const metaChanged = !bytesEqual(m.meta, a.meta);
+    if (addressChanged) {
+      m.addr = a.addr;
+      m.host = safeIp(a.addr) || m.host;
+    }
+    m.port = a.port;
+    m.meta = a.meta;
+    if (a.vsn.length === 6) m.vsn = a.vsn;
+    m.incarnation = a.incarnation;
+    if (wasState !== "alive") {
+      m.state = "alive";
+      m.stateChangedAt = this.#now();
+    }
+    if (wasState === "dead" || wasState === "left") {
+      this.#emit("join", m);
+      this.#welcome(m);
+    } else if (wasState === "suspect") {
+      this.#emit("alive", m);
+      if (metaChanged) this.#emit("update", m);
+    } else if (metaChanged) {
+      this.#emit("update", m);
+    }
+  }
+
+  #onSuspect(s: Suspect): void {
+    const m = this.#table.get(s.node);
+    if (!m || s.incarnation < m.incarnation) return;
+    const running = this.#suspicions.get(s.node);
+    if (running && m.state === "suspect") {
+      if (running.confirm(s.from)) {
+        this.#gossip(s.node, s);
+        this.#scheduleSuspicion(m.name, running);
+      }
+      return;
+    }
+    if (m.state !== "alive") return;
+    if (m === this.#self) {
+      if (!this.#leaving) this.#refute(s.incarnation);
+      return;
+    }
+    this.#gossip(s.node, s);
+    m.incarnation = s.incarnation;
+    m.state = "suspect";
+    m.stateChangedAt = this.#now();
+    const bounds = suspicionBounds(
+      this.#table.size,
+      this.#cfg.suspicionMult,
+      this.#cfg.suspicionMaxTimeoutMult,
+      this.#cfg.probeInterval,
+    );
+    const suspicion = new Suspicion(++this.#suspicionToken, this.#now(), bounds, s.from);
+    this.#suspicions.set(m.name, suspicion);
+    this.#scheduleSuspicion(m.name, suspicion);
+    this.#emit("suspect", m);
+  }
+
+  #onDead(d: Dead): void {
+    const m = this.#table.get(d.node);
+    if (!m || d.incarnation < m.incarnation) return;
+    this.#suspicions.delete(d.node);
+    if (m.state === "dead" || m.state === "left") return;
+    if (m === this.#self) {
+      if (!this.#leaving) {
+        this.#refute(d.incarnation);
+        return;
+      }
+      const inc = m.incarnation;
+      this.#gossip(d.node, d, () => this.#settled("leave", inc));
+    } else {
+      this.#gossip(d.node, d);
+    }
+    m.incarnation = d.incarnation;
+    m.state = d.from === d.node ? "left" : "dead";
+    m.stateChangedAt = this.#now();
+    this.#emit(m.state === "left" ? "leave" : "dead", m);
+  }
+
+  /** Someone says we are suspect or dead (or out of date): out-bid them (spec §7.5). */
+  #refute(accused: number): void {
+    const self = this.#self;
+    let inc = (self.incarnation + 1) >>> 0;
+    if (accused >= inc) inc = (accused + 1) >>> 0;
+    self.incarnation = inc;
+    this.stats.refutations++;
+    this.#gossip(self.name, this.#selfAlive());
+  }
+
+  /** A member appeared (or came back): greet it with our alive so it learns of us. */
+  #welcome(m: MemberRecord): void {
+    if (this.#leaving) return;
+    this.#sendTo(m, this.#selfAlive(), true);
+  }
+
+  // MARK: failure detection (spec §8)
+
+  #onProbeTick(): void {
+    this.#concludeProbe();
+    if (this.#leaving) return;
+    this.#schedule({ kind: "probe", token: this.#probeToken }, this.#cfg.probeInterval);
+    const target = this.#table.nextProbeTarget((m) => this.#reapable(m));
+    if (!target) return;
+    const seqNo = this.#nextSeq();
+    this.#probe = {
+      seqNo,
+      target: target.name,
+      startedAt: this.#now(),
+      acked: false,
+      nacks: 0,
+      expectedNacks: 0,
+    };
+    this.stats.probes++;
+    const ping = this.#ping(seqNo, target.name);
+    if (target.state === "suspect") {
+      // Let the suspect refute at once: the accusation rides with the ping.
+      const accusation: Suspect = {
+        type: "suspect",
+        incarnation: target.incarnation,
+        node: target.name,
+        from: this.#self.name,
+      };
+      const parts = [this.#codec.encode(ping), this.#codec.encode(accusation)];
+      this.#send(addressOf(target), this.#codec.frame(parts, { crc: this.#crcFor(target) }));
+    } else {
+      this.#sendTo(target, ping, true);
+    }
+    this.#schedule({ kind: "probeTimeout", seqNo }, this.#cfg.probeTimeout);
+  }
+
+  #onProbeTimeout(seqNo: number): void {
+    const probe = this.#probe;
+    if (!probe || probe.seqNo !== seqNo || probe.acked) return;
+    const target = this.#table.get(probe.target);
+    if (!target) return;
+    const helpers = this.#table.sample(
+      this.#cfg.indirectChecks,
+      (m) => m.state === "alive" && m !== this.#self && m !== target,
+    );
+    for (const helper of helpers) {
+      const nack = helper.vsn[1] >= 4;
+      if (nack) probe.expectedNacks++;
+      const req: IndirectPing = {
+        type: "indirectPing",
+        seqNo,
+        target: target.addr,
+        port: target.port,
+        node: target.name,
+        nack,
+        sourceAddr: this.#self.addr,
+        sourcePort: this.#self.port,
+        sourceNode: this.#self.name,
+      };
+      this.stats.indirectProbes++;
+      this.#sendTo(helper, req, true);
+    }
+  }
+
+  /** The probe period is over: no ack means the target becomes suspect. */
+  #concludeProbe(): void {
+    const probe = this.#probe;
+    this.#probe = undefined;
+    if (!probe || probe.acked) return;
+    this.stats.probesFailed++;
+    const target = this.#table.get(probe.target);
+    if (!target || (target.state !== "alive" && target.state !== "suspect")) return;
+    if (target.state === "alive") this.stats.suspicionsRaised++;
+    this.#onSuspect({
+      type: "suspect",
+      incarnation: target.incarnation,
+      node: target.name,
+      from: this.#self.name,
+    });
+  }
+
+  #onPing(p: Ping, from: PeerAddress): void {
+    if (p.node !== "" && p.node !== this.#self.name) {
+      this.stats.unexpectedPings++;
+      return;
+    }
+    const to = replyAddress(p, from);
+    const member = p.sourceNode ? this.#table.get(p.sourceNode) : undefined;
+    const ack: Ack = { type: "ack", seqNo: p.seqNo, payload: null };
+    this.#sendTo(to, ack, true, member);
+    // A ping to no name is an announce from someone joining or syncing: answer with our table.
+    if (p.node === "" && p.sourceNode && p.sourceNode !== this.#self.name) {
+      this.#sendFeed(to, member);
+    }
+  }
+
+  #onIndirectPing(req: IndirectPing, from: PeerAddress): void {
+    if (this.#relays.size >= MAX_RELAYS) {
+      this.stats.relaysDropped++;
+      return;
+    }
+    const host = safeIp(req.target);
+    if (!host) return;
+    const seqNo = this.#nextSeq();
+    this.#relays.set(seqNo, {
+      requesterSeq: req.seqNo,
+      requester: replyAddress(req, from),
+      nack: req.nack,
+    });
+    const target = { host, port: req.port || this.#self.port };
+    this.#sendTo(target, this.#ping(seqNo, req.node), true, this.#table.get(req.node));
+    this.#schedule({ kind: "relayTimeout", seqNo }, this.#cfg.probeTimeout);
+  }
+
+  #onAck(ack: Ack): void {
+    const probe = this.#probe;
+    if (probe && probe.seqNo === ack.seqNo) {
+      if (!probe.acked) {
+        probe.acked = true;
+        this.stats.acksReceived++;
+        this.stats.lastProbeRtt = this.#now() - probe.startedAt;
+      }
+      return;
+    }
+    const relay = this.#relays.get(ack.seqNo);
+    if (!relay) return;
+    this.#relays.delete(ack.seqNo);
+    this.#sendTo(relay.requester, { type: "ack", seqNo: relay.requesterSeq, payload: null }, true);
+  }
+
+  #onNack(nack: Nack): void {
+    const probe = this.#probe;
+    if (probe && probe.seqNo === nack.seqNo && !probe.acked) {
+      probe.nacks++;
+      this.stats.nacksReceived++;
+    }
+  }
+
+  #onRelayTimeout(seqNo: number): void {
+    const relay = this.#relays.get(seqNo);
+    if (!relay) return;
+    this.#relays.delete(seqNo);
+    if (relay.nack) this.#sendTo(relay.requester, { type: "nack", seqNo: relay.requesterSeq }, true);
+  }
+
+  // MARK: suspicion (spec §9)
+
+  #scheduleSuspicion(node: string, suspicion: Suspicion): void {
+    const delay = Math.max(0, suspicion.remaining(this.#now()));
+    this.#schedule({ kind: "suspicion", node, token: suspicion.token }, delay);
+  }
+
+  #onSuspicionTimeout(node: string, token: number): void {
+    const suspicion = this.#suspicions.get(node);
+    if (!suspicion || suspicion.token !== token) return;
+    const m = this.#table.get(node);
+    if (!m || m.state !== "suspect") {
+      this.#suspicions.delete(node);
+      return;
+    }
+    if (suspicion.remaining(this.#now()) > 0) {
+      this.#scheduleSuspicion(node, suspicion);
+      return;
+    }
+    this.#suspicions.delete(node);
+    this.stats.deadDeclared++;
+    this.#onDead({ type: "dead", incarnation: m.incarnation, node, from: this.#self.name });
+  }
+
+  // MARK: dissemination (spec §11)
+
+  #onGossipTick(): void {
+    this.#schedule({ kind: "gossip", token: this.#gossipToken }, this.#cfg.gossipInterval);
+    if (this.#queue.size === 0) return;
+    const now = this.#now();
+    const deadWindow = this.#cfg.gossipToTheDeadTime;
+    const targets = this.#table.sample(
+      this.#cfg.gossipNodes,
+      (m) =>
+        m !== this.#self &&
+        (m.state === "alive" || m.state === "suspect" ||
+          (m.state === "dead" && now - m.stateChangedAt < deadWindow)),
+    );
+    for (const target of targets) {
+      const crc = this.#crcFor(target);
+      const { header, perPart } = this.#framing(crc);
+      const room = this.#cfg.udpBufferSize - this.#cfg.packetOverhead - header;
+      const parts = this.#queue.take(room, perPart, MAX_COMPOUND_PARTS, this.#retransmitLimit());
+      if (parts.length === 0) break;
+      this.#send(addressOf(target), this.#codec.frame(parts, { crc }));
+    }
+  }
+
+  #gossip(key: string, rumour: Alive | Suspect | Dead, settle?: () => void): void {
+    this.#queue.enqueue(key, this.#codec.encode(rumour), settle);
+  }
+
+  #retransmitLimit(): number {
+    return retransmitLimit(this.#cfg.retransmitMult, this.#table.size);
+  }
+
+  // MARK: join
+
+  #announce(token: number, attempt: number): void {
+    for (const seed of this.#seeds) this.#sendAnnounce(seed);
+    const delay = Math.min(this.#cfg.joinRetryMax, this.#cfg.probeInterval * 2 ** attempt);
+    this.#schedule({ kind: "join", token, attempt: attempt + 1 }, delay);
+  }
+
+  /**
+   * "Who is there?": a ping addressed to no name plus our alive. Any member answers with an
+   * ack, and a shoal member also with a feed of its table (see {@linkcode Swim.#sendFeed}).
+   */
+  #sendAnnounce(to: PeerAddress, member?: MemberRecord): void {
+    const parts = [this.#codec.encode(this.#ping(this.#nextSeq(), "")), this.#codec.encode(this.#selfAlive())];
+    this.#send(to, this.#codec.frame(parts, { crc: this.#crcFor(member) }));
+  }
+
+  /**
+   * Anti-entropy over datagrams: send our table to `to` as alive (and left) rumours, packed
+   * into as few packets as fit, at most {@linkcode MAX_FEED_PACKETS}. Rate-limited, since it
+   * answers a small packet with several large ones.
+   */
+  #sendFeed(to: PeerAddress, member?: MemberRecord): void {
+    const now = this.#now();
+    this.#feedTimes = this.#feedTimes.filter((t) => now - t < FEED_WINDOW);
+    if (this.#feedTimes.length >= MAX_FEEDS_PER_WINDOW) {
+      this.stats.feedsDropped++;
+      return;
+    }
+    this.#feedTimes.push(now);
+    const crc = this.#crcFor(member);
+    const { header, perPart } = this.#framing(crc);
+    const room = this.#cfg.udpBufferSize - this.#cfg.packetOverhead - header;
+    const records = [...this.#table.values()].filter((m) => m.state !== "dead");
+    shuffle(this.#rng, records);
+    const selfIndex = records.indexOf(this.#self);
+    if (selfIndex > 0) [records[0], records[selfIndex]] = [records[selfIndex], records[0]];
+    let parts: Uint8Array[] = [];
+    let used = 0, packets = 0;
+    const flush = () => {
+      if (parts.length) this.#send(to, this.#codec.frame(parts, { crc }));
+      parts = [];
+      used = 0;
+      packets++;
+    };
+    for (const m of records) {
+      const bytes = this.#codec.encode(m.state === "left" ? leftRumour(m) : aliveRumour(m));
+      if (used + perPart + bytes.length > room || parts.length >= MAX_COMPOUND_PARTS) flush();
+      if (packets >= MAX_FEED_PACKETS) return;
+      parts.push(bytes);
+      used += perPart + bytes.length;
+    }
+    flush();
+  }
+
+  #onSyncTimer(): void {
+    const interval = syncInterval(this.#cfg.pushPullInterval, this.#table.size);
+    this.#schedule({ kind: "sync", token: this.#syncToken }, interval);
+    if (this.#leaving) return;
+    const [peer] = this.#table.sample(1, (m) => m.state === "alive" && m !== this.#self);
+    if (!peer) return;
+    this.#sendFeed(addressOf(peer), peer);
+    this.#sendAnnounce(addressOf(peer), peer);
+  }
+
+  #onJoinTimer(attempt: number): void {
+    if (this.#leaving || this.#hasPeers()) return;
+    this.#announce(this.#joinToken, attempt);
+  }
+
+  // MARK: helpers
+
+  #hasPeers(): boolean {
+    for (const m of this.#table.values()) {
+      if (m !== this.#self && (m.state === "alive" || m.state === "suspect")) return true;
+    }
+    return false;
+  }
+
+  #reapable(m: MemberRecord): boolean {
+    if (m.state !== "dead" && m.state !== "left") return false;
+    if (this.#now() - m.stateChangedAt <= this.#cfg.gossipToTheDeadTime) return false;
+    this.#suspicions.delete(m.name);
+    return true;
+  }
+
+  #selfAlive(): Alive {
+    return aliveRumour(this.#self);
+  }
+
+  #ping(seqNo: number, node: string): Ping {
+    return {
+      type: "ping",
+      seqNo,
+      node,
+      sourceAddr: this.#self.addr,
+      sourcePort: this.#self.port,
+      sourceNode: this.#self.name,
+    };
+  }
+
+  #nextSeq(): number {
+    this.#seq = (this.#seq + 1) >>> 0;
+    return this.#seq;
+  }
+
+  #crcFor(member: MemberRecord | undefined): boolean {
+    return this.#cfg.crcOutgoing && member !== undefined && member.vsn[1] >= 5;
+  }
+
+  /** Fixed bytes of a compound frame, and the extra bytes each part costs. */
+  #framing(crc: boolean): { header: number; perPart: number } {
+    const two = this.#codec.overhead(2, { crc });
+    const perPart = this.#codec.overhead(3, { crc }) - two;
+    return { header: two - 2 * perPart, perPart };
+  }
+
+  /**
+   * Send `message` to a member or address, filling the rest of the datagram with queued
+   * rumours (piggy-backing, spec §11.3) without exceeding `udpBufferSize`.
+   */
+  #sendTo(
+    to: MemberRecord | PeerAddress,
+    message: Message,
+    piggyback: boolean,
+    member?: MemberRecord,
+  ): void {
+    const target = "name" in to ? to : member;
+    const address = "name" in to ? addressOf(to) : to;
+    const crc = this.#crcFor(target);
+    const bytes = this.#codec.encode(message);
+    const parts = [bytes];
+    if (piggyback && this.#queue.size > 0) {
+      const { header, perPart } = this.#framing(crc);
+      const room = this.#cfg.udpBufferSize - this.#cfg.packetOverhead - header - perPart -
+        bytes.length;
+      parts.push(
+        ...this.#queue.take(room, perPart, MAX_COMPOUND_PARTS - 1, this.#retransmitLimit()),
+      );
+    }
+    this.#send(address, this.#codec.frame(parts, { crc }));
+  }
+
+  #send(to: PeerAddress, bytes: Uint8Array): void {
+    this.#out.push({ type: "send", to, bytes });
+  }
+
+  #schedule(timer: Timer, delay: number): void {
+    this.#out.push({ type: "schedule", timer, delay });
+  }
+
+  #emit(type: MembershipEventType, m: MemberRecord): void {
+    this.#out.push({ type: "event", event: { type, member: snapshot(m) } });
+  }
+
+  #settled(what: "leave" | "meta", incarnation: number): void {
+    this.#out.push({ type: "settled", what, incarnation });
+  }
+
+  #drain(): Effect[] {
+    const out = this.#out;
+    this.#out = [];
+    return out;
+  }
+}
+
+/** memberlist's pushPullScale (spec §12): the interval grows with log2(n) beyond 32 members. */
+export function syncInterval(interval: number, n: number): number {
+  if (n <= 32) return interval;
+  return interval * (Math.ceil(Math.log2(n) - Math.log2(32)) + 1);
+}
+
+function aliveRumour(m: MemberRecord): Alive {
+  return {
+    type: "alive",
+    incarnation: m.incarnation,
+    node: m.name,
+    addr: m.addr,
+    port: m.port,
+    meta: m.meta,
+    vsn: m.vsn,
+  };
+}
+
+function leftRumour(m: MemberRecord): Dead {
+  return { type: "dead", incarnation: m.incarnation, node: m.name, from: m.name };
+}
+
+function isRumour(m: Message): boolean {
+  return m.type === "alive" || m.type === "suspect" || m.type === "dead";
+}
+
+function addressOf(m: MemberRecord): PeerAddress {
+  return { host: m.host, port: m.port };
+}
+
+function replyAddress(
+  m: { sourceAddr?: Uint8Array; sourcePort?: number },
+  from: PeerAddress,
+): PeerAddress {
+  if (m.sourceAddr && m.sourceAddr.length && m.sourcePort) {
+    const host = safeIp(m.sourceAddr);
+    if (host) return { host, port: m.sourcePort };
+  }
+  return from;
+}
+
+function safeIp(bytes: Uint8Array): string {
+  return bytes.length === 4 || bytes.length === 16 ? bytesToIp(bytes) : "";
+}
+
+function checkMeta(meta: Uint8Array | undefined): void {
+  if (meta && meta.length > META_MAX_SIZE) {
+    throw new RangeError(`metadata is ${meta.length} bytes; the limit is ${META_MAX_SIZE}`);
+  }
+}

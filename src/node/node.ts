@@ -1,0 +1,318 @@
+/**
+ * The node API: a {@linkcode Swim} core wired to a datagram transport and real timers.
+ *
+ * This is the "shell" around the pure core: it performs the core's effects (send datagrams,
+ * schedule timers with `unref`'d `setTimeout`, publish events) and feeds it packets and timer
+ * firings. Nothing here decides protocol behaviour.
+ *
+ * @module
+ */
+
+import { formatAddress, parseAddress, type PeerAddress } from "../core/address.ts";
+import type { Codec } from "../core/codec.ts";
+import { type ConfigPreset, resolveConfig, type SwimConfig } from "../core/config.ts";
+import type { Effect, MembershipEvent } from "../core/effects.ts";
+import type { Member, MemberState } from "../core/member.ts";
+import type { Rng } from "../core/rng.ts";
+import type { CoreStats } from "../core/stats.ts";
+import { Swim } from "../core/swim.ts";
+import { detectDatagramBinder } from "../transport/auto.ts";
+import type { DatagramBinder, DatagramTransport, TransportStats } from "../transport/types.ts";
+import { memberlistCodec } from "../wire/codec.ts";
+import { pickAdvertiseHost } from "./advertise.ts";
+import { EventHub } from "./events.ts";
+
+/** Options of {@linkcode createNode}. */
+export interface NodeOptions {
+  /** Unique member name. */
+  readonly name: string;
+  /** Address to bind, `"host:port"` (default `"0.0.0.0:7946"`; port 0 picks one). */
+  readonly bind?: string;
+  /** Address others should use, `"host:port"` (default: the bound address, or a local IP). */
+  readonly advertise?: string;
+  /** Members to join through, `"host:port"` each. */
+  readonly seeds?: readonly string[];
+  /** Application metadata, ≤ 512 bytes. */
+  readonly meta?: Uint8Array;
+  /** Timing preset (default `"lan"`). */
+  readonly preset?: ConfigPreset;
+  /** Overrides of the preset. */
+  readonly config?: Partial<SwimConfig>;
+  /** Datagram transport: a binder, or auto-detected from the runtime. */
+  readonly transport?: DatagramBinder;
+  /** Wire format (default: memberlist's). */
+  readonly codec?: Codec;
+  /** Randomness (default `Math.random`). */
+  readonly rng?: Rng;
+}
+
+/** Statistics of a running node. */
+export interface NodeStats {
+  /** Protocol counters. */
+  readonly core: CoreStats;
+  /** Socket counters. */
+  readonly transport: TransportStats;
+  /** Rumours waiting to be gossiped. */
+  readonly queueDepth: number;
+  /** Exceptions caught in the receive or timer path (should stay 0). */
+  readonly internalErrors: number;
+}
+
+const DEFAULT_SETTLE_TIMEOUT = 5000;
+
+/**
+ * A running cluster member. Create one with {@linkcode createNode}.
+ *
+ * @example
+ * ```ts
+ * import { createNode } from "@shoal/swim";
+ * await using node = await createNode({ name: "a", bind: "127.0.0.1:7946" });
+ * for await (const ev of node.events()) console.log(ev.type, ev.member.name);
+ * ```
+ */
+export class ShoalNode implements AsyncDisposable {
+  readonly #swim: Swim;
+  readonly #transport: DatagramTransport;
+  readonly #hub = new EventHub();
+  readonly #timers = new Set<ReturnType<typeof setTimeout>>();
+  readonly #waiters: { what: string; resolve: () => void }[] = [];
+  #closed = false;
+  #internalErrors = 0;
+  /** The address others use to reach this node. */
+  readonly address: PeerAddress;
+
+  /** @internal Use {@linkcode createNode}. */
+  constructor(swim: Swim, transport: DatagramTransport, address: PeerAddress) {
+    this.#swim = swim;
+    this.#transport = transport;
+    this.address = address;
+  }
+
+  /** @internal Called by {@linkcode createNode} once the socket is bound. */
+  deliver(bytes: Uint8Array, from: PeerAddress): void {
+    if (this.#closed) return;
+    this.#run(() => this.#swim.handlePacket(bytes, from));
+  }
+
+  /** @internal Start the protocol loops and join. */
+  begin(seeds: readonly PeerAddress[]): void {
+    this.#run(() => this.#swim.start());
+    if (seeds.length) this.#run(() => this.#swim.join(seeds));
+  }
+
+  /** This node's name. */
+  get name(): string {
+    return this.#swim.name;
+  }
+
+  /** True after {@linkcode ShoalNode.close}. */
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /**
+   * Known members, this node included. Pass states to filter, e.g. `members("alive")`.
+   *
+   * @example
+   * ```ts ignore
+   * const alive = node.members("alive", "suspect").map((m) => m.name);
+   * ```
+   */
+  members(...states: MemberState[]): Member[] {
+    const all = this.#swim.members();
+    return states.length ? all.filter((m) => states.includes(m.state)) : all;
+  }
+
+  /** One member by name. */
+  member(name: string): Member | undefined {
+    return this.#swim.member(name);
+  }
+
+  /** This node as others see it. */
+  localMember(): Member {
+    return this.#swim.localMember();
+  }
+
+  /**
+   * Membership events from now on: `join | update | suspect | alive | leave | dead`. Each call
+   * is an independent subscription that ends when the node closes; none is dropped.
+   */
+  events(): AsyncIterableIterator<MembershipEvent> {
+    return this.#hub.subscribe();
+  }
+
+  /** Call `listener` for every event; returns an unsubscribe function. */
+  onEvent(listener: (event: MembershipEvent) => void): () => void {
+    return this.#hub.listen(listener);
+  }
+
+  /** Announce through more seeds, `"host:port"` each. */
+  join(seeds: readonly string[]): void {
+    this.#assertOpen();
+    const addrs = seeds.map((s) => parseAddress(s));
+    this.#run(() => this.#swim.join(addrs));
+  }
+
+  /**
+   * Replace this node's metadata and wait (up to `timeoutMs`) until the update has been
+   * gossiped its full number of times.
+   */
+  async updateMeta(meta: Uint8Array, timeoutMs = DEFAULT_SETTLE_TIMEOUT): Promise<void> {
+    this.#assertOpen();
+    const settled = this.#waitFor("meta", timeoutMs);
+    this.#run(() => this.#swim.updateMeta(meta));
+    await settled;
+  }
+
+  /**
+   * Leave the cluster gracefully: others will see this node as `left`, not `dead`. Waits (up
+   * to `timeoutMs`) for the announcement to spread. The node keeps answering pings until
+   * {@linkcode ShoalNode.close}.
+   */
+  async leave(timeoutMs = DEFAULT_SETTLE_TIMEOUT): Promise<void> {
+    this.#assertOpen();
+    if (this.#swim.leaving) return;
+    const settled = this.#waitFor("leave", timeoutMs);
+    this.#run(() => this.#swim.leave());
+    await settled;
+  }
+
+  /** Counters for metrics. */
+  stats(): NodeStats {
+    return {
+      core: this.#swim.stats,
+      transport: this.#transport.stats,
+      queueDepth: this.#swim.queueDepth,
+      internalErrors: this.#internalErrors,
+    };
+  }
+
+  /**
+   * Stop: close the socket, drop every timer, end event streams. Does not leave first (others
+   * will detect a failure); call {@linkcode ShoalNode.leave} before for a graceful exit.
+   * Idempotent.
+   */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    for (const t of this.#timers) clearTimeout(t);
+    this.#timers.clear();
+    for (const w of this.#waiters.splice(0)) w.resolve();
+    this.#hub.close();
+    await this.#transport.close();
+  }
+
+  /** `await using` support: same as {@linkcode ShoalNode.close}. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+
+  #assertOpen(): void {
+    if (this.#closed) throw new Error(`node ${this.name} is closed`);
+  }
+
+  #waitFor(what: string, timeoutMs: number): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const waiter = {
+        what,
+        resolve: () => {
+          clearTimeout(timer);
+          const i = this.#waiters.indexOf(waiter);
+          if (i >= 0) this.#waiters.splice(i, 1);
+          resolve();
+        },
+      };
+      const timer = setTimeout(waiter.resolve, timeoutMs);
+      this.#waiters.push(waiter);
+    });
+  }
+
+  #run(step: () => Effect[]): void {
+    let effects: Effect[];
+    try {
+      effects = step();
+    } catch (err) {
+      if (err instanceof RangeError || (err as Error)?.name === "SwimStateError") throw err;
+      this.#internalErrors++;
+      return;
+    }
+    this.#apply(effects);
+  }
+
+  #apply(effects: Effect[]): void {
+    for (const e of effects) {
+      switch (e.type) {
+        case "send":
+          this.#transport.send(e.to, e.bytes);
+          break;
+        case "schedule": {
+          const handle = setTimeout(() => {
+            this.#timers.delete(handle);
+            if (!this.#closed) this.#run(() => this.#swim.handleTimer(e.timer));
+          }, e.delay);
+          (handle as unknown as { unref?: () => void }).unref?.();
+          this.#timers.add(handle);
+          break;
+        }
+        case "event":
+          this.#hub.publish(e.event);
+          break;
+        case "settled":
+          for (const w of [...this.#waiters]) if (w.what === e.what) w.resolve();
+          break;
+      }
+    }
+  }
+}
+
+/**
+ * Start a cluster member: bind the socket, start probing and gossiping, and join `seeds`.
+ *
+ * @example
+ * ```ts
+ * import { createNode } from "@shoal/swim";
+ * await using node = await createNode({
+ *   name: "a",
+ *   bind: "127.0.0.1:7946",
+ *   seeds: ["127.0.0.1:7947"],
+ *   meta: new TextEncoder().encode("web"),
+ * });
+ * console.log(node.members().map((m) => `${m.name} ${m.state}`));
+ * ```
+ */
+export async function createNode(options: NodeOptions): Promise<ShoalNode> {
+  if (!options || typeof options.name !== "string" || options.name === "") {
+    throw new TypeError("createNode: `name` must be a non-empty string");
+  }
+  const config = resolveConfig(options.preset ?? "lan", options.config ?? {});
+  const bind = parseAddress(options.bind ?? "0.0.0.0:7946");
+  const seeds = (options.seeds ?? []).map((s) => parseAddress(s));
+  const binder = options.transport ?? await detectDatagramBinder();
+  let node: ShoalNode | undefined;
+  const pending: [Uint8Array, PeerAddress][] = [];
+  const transport = await binder.bind({
+    host: bind.host,
+    port: bind.port,
+    onDatagram: (bytes, from) => node ? node.deliver(bytes, from) : pending.push([bytes, from]),
+  });
+  try {
+    const advertise = options.advertise
+      ? parseAddress(options.advertise, transport.local.port)
+      : { host: pickAdvertiseHost(transport.local.host), port: transport.local.port };
+    const rng = options.rng ?? { next: Math.random };
+    const swim = new Swim({
+      identity: { name: options.name, host: advertise.host, port: advertise.port, meta: options.meta },
+      config,
+      codec: options.codec ?? memberlistCodec,
+      now: () => performance.now(),
+      rng,
+    });
+    node = new ShoalNode(swim, transport, advertise);
+    for (const [bytes, from] of pending.splice(0)) node.deliver(bytes, from);
+    node.begin(seeds.filter((s) => formatAddress(s) !== formatAddress(advertise)));
+    return node;
+  } catch (err) {
+    await transport.close();
+    throw err;
+  }
+}

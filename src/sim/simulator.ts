@@ -1,0 +1,240 @@
+/**
+ * The deterministic simulator: many {@linkcode Swim} cores on a {@linkcode MemoryNetwork}
+ * under a {@linkcode VirtualScheduler}. Effects are applied exactly as a real host would,
+ * but in virtual time, so hundreds of members run for minutes in seconds, and the same seed
+ * replays the same run event for event.
+ *
+ * @module
+ */
+
+import type { PeerAddress } from "../core/address.ts";
+import type { Codec } from "../core/codec.ts";
+import type { SwimConfig } from "../core/config.ts";
+import type { Effect, MembershipEventType } from "../core/effects.ts";
+import type { Member } from "../core/member.ts";
+import { seededRng } from "../core/rng.ts";
+import { Swim } from "../core/swim.ts";
+import { MemoryNetwork, type NetworkFaults } from "../transport/memory.ts";
+import type { DatagramTransport } from "../transport/types.ts";
+import { VirtualScheduler } from "./scheduler.ts";
+
+/** Options of a {@linkcode Simulator}. */
+export interface SimulatorOptions {
+  /** Seed for the network and every node's randomness. */
+  readonly seed: number;
+  /** Protocol settings of every node. */
+  readonly config: SwimConfig;
+  /** Wire format. */
+  readonly codec: Codec;
+  /** Network faults. */
+  readonly faults?: NetworkFaults;
+}
+
+/** One line of the simulation's event log. */
+export interface SimEvent {
+  /** Virtual time in ms. */
+  readonly at: number;
+  /** The node that observed it. */
+  readonly observer: string;
+  /** What it observed. */
+  readonly type: MembershipEventType;
+  /** About whom. */
+  readonly member: string;
+  /** The member's incarnation in the event. */
+  readonly incarnation: number;
+}
+
+/** A simulated member. */
+export interface SimNode {
+  /** Name. */
+  readonly name: string;
+  /** Address on the simulated network. */
+  readonly address: PeerAddress;
+  /** The state machine. */
+  readonly swim: Swim;
+  /** False once crashed. */
+  running: boolean;
+  /** Settled announcements seen ("leave", "meta"). */
+  readonly settled: string[];
+}
+
+/**
+ * Runs a cluster in virtual time.
+ *
+ * @example
+ * ```ts
+ * import { Simulator } from "@shoal/swim/sim";
+ * import { memberlistCodec } from "@shoal/swim";
+ * import { lanConfig } from "@shoal/swim";
+ * const sim = new Simulator({ seed: 7, config: lanConfig, codec: memberlistCodec });
+ * sim.addNodes(10);
+ * sim.runFor(10_000);
+ * console.log(sim.converged()); // true
+ * ```
+ */
+export class Simulator {
+  /** The virtual clock. */
+  readonly clock: VirtualScheduler = new VirtualScheduler();
+  /** The network (change faults, partition, heal). */
+  readonly network: MemoryNetwork;
+  /** Every membership event observed by any node, in order. */
+  readonly events: SimEvent[] = [];
+  readonly #nodes = new Map<string, SimNode>();
+  readonly #sockets = new Map<string, DatagramTransport>();
+  readonly #opts: SimulatorOptions;
+
+  /** Create an empty simulation. */
+  constructor(options: SimulatorOptions) {
+    this.#opts = options;
+    this.network = new MemoryNetwork({
+      seed: options.seed,
+      scheduler: this.clock,
+      ...options.faults,
+    });
+  }
+
+  /** All nodes ever added, crashed ones included. */
+  get nodes(): SimNode[] {
+    return [...this.#nodes.values()];
+  }
+
+  /** The node called `name`. */
+  node(name: string): SimNode {
+    const n = this.#nodes.get(name);
+    if (!n) throw new Error(`no simulated node ${name}`);
+    return n;
+  }
+
+  /**
+   * Add and start a node. It joins through `seeds` (default: the first node added).
+   */
+  addNode(name: string, options: { seeds?: PeerAddress[]; meta?: Uint8Array } = {}): SimNode {
+    const index = this.#nodes.size;
+    const address = { host: `10.${(index >> 16) & 255}.${(index >> 8) & 255}.${index & 255}`, port: 7946 };
+    const swim = new Swim({
+      identity: { name, host: address.host, port: address.port, meta: options.meta },
+      config: this.#opts.config,
+      codec: this.#opts.codec,
+      now: () => this.clock.now(),
+      rng: seededRng(this.#opts.seed * 1_000_003 + index * 7919),
+    });
+    const node: SimNode = { name, address, swim, running: true, settled: [] };
+    this.#nodes.set(name, node);
+    const socket = this.network.attach({
+      host: address.host,
+      port: address.port,
+      onDatagram: (bytes, from) => {
+        if (node.running) this.#apply(node, swim.handlePacket(bytes, from));
+      },
+    });
+    this.#sockets.set(name, socket);
+    this.#apply(node, swim.start());
+    const first = this.#nodes.values().next().value;
+    const seeds = options.seeds ?? (first && first !== node ? [first.address] : []);
+    this.#apply(node, swim.join(seeds));
+    return node;
+  }
+
+  /** Add `count` nodes named `prefix0…`, all seeded with the first node. */
+  addNodes(count: number, prefix = "n"): SimNode[] {
+    const out: SimNode[] = [];
+    for (let i = 0; i < count; i++) out.push(this.addNode(`${prefix}${this.#nodes.size}`));
+    return out;
+  }
+
+  /** Advance virtual time by `ms`. */
+  runFor(ms: number): void {
+    this.clock.runFor(ms);
+  }
+
+  /** Advance until `predicate` holds (checked every `step` ms) or `limit` ms pass. */
+  runUntil(predicate: () => boolean, limit: number, step = 100): boolean {
+    const end = this.clock.now() + limit;
+    while (this.clock.now() < end) {
+      if (predicate()) return true;
+      this.clock.runFor(step);
+    }
+    return predicate();
+  }
+
+  /** Crash a node: it stops sending, receiving and running timers, without a word. */
+  kill(name: string): void {
+    const node = this.node(name);
+    node.running = false;
+    void this.#sockets.get(name)?.close();
+  }
+
+  /** Leave gracefully. */
+  leave(name: string): void {
+    const node = this.node(name);
+    this.#apply(node, node.swim.leave());
+  }
+
+  /** Update a node's metadata. */
+  updateMeta(name: string, meta: Uint8Array): void {
+    const node = this.node(name);
+    this.#apply(node, node.swim.updateMeta(meta));
+  }
+
+  /** What `name` believes about `about`. */
+  stateOf(name: string, about: string): Member | undefined {
+    return this.node(name).swim.member(about);
+  }
+
+  /** Running nodes. */
+  running(): SimNode[] {
+    return this.nodes.filter((n) => n.running);
+  }
+
+  /**
+   * True when every running, non-leaving node sees every other running, non-leaving node as
+   * alive (and knows no member alive that is not running).
+   */
+  converged(): boolean {
+    const live = this.running().filter((n) => !n.swim.leaving);
+    const names = new Set(live.map((n) => n.name));
+    for (const n of live) {
+      let alive = 0;
+      for (const m of n.swim.members()) {
+        if (m.state === "alive" || m.state === "suspect") {
+          if (!names.has(m.name) || m.state === "suspect") return false;
+          alive++;
+        }
+      }
+      if (alive !== names.size) return false;
+    }
+    return true;
+  }
+
+  /** Events observed about `member` of `type`. */
+  eventsAbout(member: string, type?: MembershipEventType): SimEvent[] {
+    return this.events.filter((e) => e.member === member && (!type || e.type === type));
+  }
+
+  #apply(node: SimNode, effects: Effect[]): void {
+    for (const e of effects) {
+      switch (e.type) {
+        case "send":
+          if (node.running) this.#sockets.get(node.name)?.send(e.to, e.bytes);
+          break;
+        case "schedule":
+          this.clock.schedule(e.delay, () => {
+            if (node.running) this.#apply(node, node.swim.handleTimer(e.timer));
+          });
+          break;
+        case "event":
+          this.events.push({
+            at: this.clock.now(),
+            observer: node.name,
+            type: e.event.type,
+            member: e.event.member.name,
+            incarnation: e.event.member.incarnation,
+          });
+          break;
+        case "settled":
+          node.settled.push(e.what);
+          break;
+      }
+    }
+  }
+}

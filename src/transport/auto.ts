@@ -1,0 +1,65 @@
+/**
+ * Picks the datagram adapter for the current runtime. Each adapter is loaded with a dynamic
+ * `import()`, so a runtime only ever loads its own module.
+ *
+ * @module
+ */
+
+import type { DatagramBinder } from "./types.ts";
+
+/** The JavaScript runtimes shoal can tell apart. */
+export type RuntimeName = "deno" | "bun" | "node" | "unknown";
+
+/**
+ * The runtime this code is running in. Bun is tested first and Node last, because Deno also
+ * defines a Node-style `process` global.
+ *
+ * @example
+ * ```ts
+ * import { runtimeName } from "./auto.ts";
+ * if (runtimeName() === "deno") console.log("needs --unstable-net for UDP");
+ * ```
+ */
+export function runtimeName(): RuntimeName {
+  const g = globalThis as {
+    Bun?: unknown;
+    Deno?: unknown;
+    process?: { versions?: { node?: string } };
+  };
+  if (typeof g.Bun !== "undefined") return "bun";
+  if (typeof g.Deno !== "undefined") return "deno";
+  if (typeof g.process?.versions?.node === "string") return "node";
+  return "unknown";
+}
+
+/** Adapter loaders by runtime. A node:dgram adapter for Node (and for Deno without
+ * `--unstable-net`) is a later issue: it plugs in here as `node: () => import(...)`. */
+const LOADERS: Partial<Record<RuntimeName, () => Promise<DatagramBinder>>> = {
+  deno: async () => (await import("./deno_udp.ts")).denoDatagram,
+  bun: async () => (await import("./bun_udp.ts")).bunDatagram,
+};
+
+/**
+ * Load the native UDP adapter for the current runtime (Deno or Bun).
+ *
+ * @throws {Error} on a runtime without an adapter yet (Node, browsers, ...).
+ *
+ * @example
+ * ```ts
+ * import { detectDatagramBinder } from "./auto.ts";
+ * const binder = await detectDatagramBinder();
+ * const t = await binder.bind({ host: "127.0.0.1", port: 0, onDatagram: () => {} });
+ * await t.close();
+ * ```
+ */
+export async function detectDatagramBinder(): Promise<DatagramBinder> {
+  const runtime = runtimeName();
+  const load = LOADERS[runtime];
+  if (!load) {
+    throw new Error(
+      `no UDP transport for runtime "${runtime}" yet: native adapters exist for Deno and Bun; ` +
+        "on other runtimes pass a DatagramBinder explicitly",
+    );
+  }
+  return await load();
+}

@@ -1,0 +1,182 @@
+/**
+ * An in-memory datagram network with seeded faults: loss, delay (and so reordering),
+ * duplication and partitions. With a {@linkcode VirtualScheduler} it drives the deterministic
+ * simulator; with a {@linkcode RealScheduler} it connects nodes in one process without sockets.
+ *
+ * @module
+ */
+
+import { formatAddress, type PeerAddress } from "../core/address.ts";
+import { type Rng, seededRng } from "../core/rng.ts";
+import { RealScheduler, type Scheduler } from "../sim/scheduler.ts";
+import {
+  AddressInUseError,
+  type BindOptions,
+  type DatagramBinder,
+  type DatagramHandler,
+  type DatagramTransport,
+  newTransportStats,
+  type TransportStats,
+} from "./types.ts";
+
+/** Fault settings of a {@linkcode MemoryNetwork}. */
+export interface NetworkFaults {
+  /** Probability a datagram is lost, 0–1. */
+  loss?: number;
+  /** Smallest one-way delay in ms. */
+  minDelay?: number;
+  /** Largest one-way delay in ms (a spread reorders datagrams). */
+  maxDelay?: number;
+  /** Probability a datagram is delivered twice, 0–1. */
+  duplicate?: number;
+}
+
+/** Options of a {@linkcode MemoryNetwork}. */
+export interface MemoryNetworkOptions extends NetworkFaults {
+  /** Seed of the fault generator (same seed, same faults). */
+  seed?: number;
+  /** Clock and timers (default: real time). */
+  scheduler?: Scheduler;
+}
+
+/**
+ * A simulated network of datagram sockets.
+ *
+ * @example
+ * ```ts
+ * import { MemoryNetwork } from "@shoal/swim";
+ * const net = new MemoryNetwork({ seed: 1, loss: 0.1, minDelay: 1, maxDelay: 5 });
+ * const a = net.attach({ host: "10.0.0.1", port: 7946, onDatagram: () => {} });
+ * a.send({ host: "10.0.0.2", port: 7946 }, new Uint8Array([1]));
+ * ```
+ */
+export class MemoryNetwork {
+  readonly #sockets = new Map<string, (bytes: Uint8Array, from: PeerAddress) => void>();
+  readonly #rng: Rng;
+  readonly #scheduler: Scheduler;
+  readonly #faults: Required<NetworkFaults>;
+  /** host → partition group; hosts in different groups cannot talk. */
+  readonly #groups = new Map<string, number>();
+  /** host → extra delay applied to datagrams it receives (a slow member). */
+  readonly #receiveDelay = new Map<string, number>();
+  /** Datagrams delivered, dropped by loss, and dropped by partitions. */
+  readonly counts: { delivered: number; lost: number; partitioned: number; unroutable: number } = {
+    delivered: 0,
+    lost: 0,
+    partitioned: 0,
+    unroutable: 0,
+  };
+
+  /** Create a network. */
+  constructor(options: MemoryNetworkOptions = {}) {
+    this.#rng = seededRng(options.seed ?? 1);
+    this.#scheduler = options.scheduler ?? new RealScheduler();
+    this.#faults = { loss: 0, minDelay: 0, maxDelay: 0, duplicate: 0 };
+    this.setFaults(options);
+  }
+
+  /** Change loss, delay and duplication. */
+  setFaults(faults: NetworkFaults): void {
+    const f = { ...this.#faults, ...definedOnly(faults) };
+    if (f.maxDelay < f.minDelay) f.maxDelay = f.minDelay;
+    Object.assign(this.#faults, f);
+  }
+
+  /** Split hosts into groups that cannot reach each other. Unlisted hosts reach everyone. */
+  partition(...groups: string[][]): void {
+    this.#groups.clear();
+    groups.forEach((g, i) => g.forEach((host) => this.#groups.set(host, i)));
+  }
+
+  /** Remove every partition. */
+  heal(): void {
+    this.#groups.clear();
+  }
+
+  /** Delay everything `host` receives by `ms` more (0 removes it). */
+  setReceiveDelay(host: string, ms: number): void {
+    if (ms > 0) this.#receiveDelay.set(host, ms);
+    else this.#receiveDelay.delete(host);
+  }
+
+  /** A {@linkcode DatagramBinder} on this network. */
+  binder(): DatagramBinder {
+    return { name: "memory", bind: (o) => Promise.resolve(this.attach(o)) };
+  }
+
+  /** Bind a socket synchronously. Port 0 picks a free port. */
+  attach(options: BindOptions): DatagramTransport {
+    let port = options.port;
+    if (port === 0) {
+      port = 40000;
+      while (this.#sockets.has(formatAddress({ host: options.host, port }))) port++;
+    }
+    const local = { host: options.host, port };
+    const key = formatAddress(local);
+    if (this.#sockets.has(key)) throw new AddressInUseError(options.host, port);
+    const stats: TransportStats = newTransportStats();
+    let open = true;
+    const handler: DatagramHandler = options.onDatagram;
+    this.#sockets.set(key, (bytes, from) => {
+      if (!open) return;
+      stats.packetsIn++;
+      stats.bytesIn += bytes.length;
+      handler(bytes, from);
+    });
+    return {
+      local,
+      stats,
+      send: (to, bytes) => {
+        if (!open) {
+          stats.sendErrors++;
+          return;
+        }
+        stats.packetsOut++;
+        stats.bytesOut += bytes.length;
+        this.#transmit(local, to, bytes);
+      },
+      close: () => {
+        if (open) {
+          open = false;
+          this.#sockets.delete(key);
+        }
+        return Promise.resolve();
+      },
+    };
+  }
+
+  #transmit(from: PeerAddress, to: PeerAddress, bytes: Uint8Array): void {
+    const ga = this.#groups.get(from.host), gb = this.#groups.get(to.host);
+    if (ga !== undefined && gb !== undefined && ga !== gb) {
+      this.counts.partitioned++;
+      return;
+    }
+    const f = this.#faults;
+    if (f.loss > 0 && this.#rng.next() < f.loss) {
+      this.counts.lost++;
+      return;
+    }
+    const copies = f.duplicate > 0 && this.#rng.next() < f.duplicate ? 2 : 1;
+    for (let i = 0; i < copies; i++) {
+      const jitter = f.maxDelay > f.minDelay ? this.#rng.next() * (f.maxDelay - f.minDelay) : 0;
+      const delay = f.minDelay + jitter + (this.#receiveDelay.get(to.host) ?? 0);
+      this.#scheduler.schedule(delay, () => {
+        const deliver = this.#sockets.get(formatAddress(to));
+        if (!deliver) {
+          this.counts.unroutable++;
+          return;
+        }
+        this.counts.delivered++;
+        deliver(bytes, from);
+      });
+    }
+  }
+}
+
+function definedOnly(f: NetworkFaults): NetworkFaults {
+  const out: NetworkFaults = {};
+  for (const k of ["loss", "minDelay", "maxDelay", "duplicate"] as const) {
+    if (typeof f[k] === "number") out[k] = f[k];
+  }
+  return out;
+}
