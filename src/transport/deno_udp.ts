@@ -141,7 +141,10 @@ class DenoUdpTransport implements DatagramTransport {
     } catch {
       // already closed underneath us: nothing left to release
     }
-    await this.#receiving;
+    // The pending receive rejects once the socket is closed and the loop ends by itself. It is
+    // not awaited: the op is unref'd, so awaiting it could strand a caller whose event loop
+    // has nothing else to do. No datagram is delivered after this point (`#closed`).
+    this.#receiving.catch(() => {});
   }
 
   /** Sends queued datagrams one at a time, awaiting each, so they leave in order. */

@@ -1,0 +1,98 @@
+/**
+ * # shoal — SWIM membership for Deno and Bun
+ *
+ * Start a node, join a cluster, and always know which peers are alive. shoal speaks
+ * HashiCorp memberlist's wire protocol, so it can share a cluster with Go nodes.
+ *
+ * ```ts
+ * import { createNode } from "@shoal/swim";
+ *
+ * await using node = await createNode({
+ *   name: "a",
+ *   bind: "127.0.0.1:7946",
+ *   seeds: ["127.0.0.1:7947"],
+ *   meta: new TextEncoder().encode("web"),
+ * });
+ * for await (const ev of node.events()) console.log(ev.type, ev.member.name);
+ * ```
+ *
+ * The protocol itself is a pure state machine ({@linkcode Swim}): feed it packets and timer
+ * firings, perform the effects it returns. {@linkcode createNode} does that over UDP; the
+ * `@shoal/swim/sim` entry point does it in virtual time.
+ *
+ * On Deno, UDP needs `--unstable-net` (or `"unstable": ["net"]` in deno.json).
+ *
+ * @module
+ */
+
+export { createNode, type NodeOptions, type NodeStats, ShoalNode } from "./src/node/node.ts";
+
+export {
+  type Identity,
+  Swim,
+  type SwimOptions,
+  SwimStateError,
+  syncInterval,
+} from "./src/core/swim.ts";
+export type { Effect, MembershipEvent, MembershipEventType, Timer } from "./src/core/effects.ts";
+export { type Member, type MemberState } from "./src/core/member.ts";
+export {
+  ConfigError,
+  type ConfigPreset,
+  DEFAULT_VSN,
+  lanConfig,
+  localConfig,
+  META_MAX_SIZE,
+  resolveConfig,
+  type SwimConfig,
+  wanConfig,
+} from "./src/core/config.ts";
+export { type SuspicionBounds, suspicionBounds } from "./src/core/suspicion.ts";
+export { retransmitLimit } from "./src/core/broadcasts.ts";
+export { type Rng, seededRng } from "./src/core/rng.ts";
+export type { CoreStats } from "./src/core/stats.ts";
+export {
+  AddressError,
+  bytesToIp,
+  formatAddress,
+  ipToBytes,
+  parseAddress,
+  type PeerAddress,
+} from "./src/core/address.ts";
+export {
+  type Codec,
+  DecodeError,
+  type DecodeErrorKind,
+  type FrameOptions,
+} from "./src/core/codec.ts";
+export type {
+  Ack,
+  Alive,
+  Dead,
+  IndirectPing,
+  Message,
+  Nack,
+  Ping,
+  Rumour,
+  Suspect,
+  UserMessage,
+} from "./src/core/messages.ts";
+
+export { createMemberlistCodec, memberlistCodec, type MemberlistCodecOptions } from "./src/wire/codec.ts";
+
+export {
+  AddressInUseError,
+  type BindOptions,
+  type DatagramBinder,
+  type DatagramHandler,
+  type DatagramTransport,
+  type TransportStats,
+} from "./src/transport/types.ts";
+export { denoDatagram } from "./src/transport/deno_udp.ts";
+export { bunDatagram } from "./src/transport/bun_udp.ts";
+export { detectDatagramBinder, type RuntimeName, runtimeName } from "./src/transport/auto.ts";
+export {
+  MemoryNetwork,
+  type MemoryNetworkOptions,
+  type NetworkFaults,
+} from "./src/transport/memory.ts";
