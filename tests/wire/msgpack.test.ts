@@ -66,10 +66,19 @@ test("writer: raw family for strings and bytes, never str8 or bin", T, () => {
 });
 
 test("writer: UTF-8 strings get the header of their byte length", T, () => {
-  for (const [s, head] of [["é".repeat(10), "b4"], ["é".repeat(15), "be"], ["é".repeat(16), "da 00 20"], [
-    "😀".repeat(8),
-    "da 00 20",
-  ], ["a".repeat(31) + "é", "da 00 21"], ["\ud800", "a3"]] as const) {
+  for (
+    const [s, head] of [
+      ["é".repeat(10), "b4"],
+      ["é".repeat(15), "be"],
+      ["é".repeat(16), "da 00 20"],
+      [
+        "😀".repeat(8),
+        "da 00 20",
+      ],
+      ["a".repeat(31) + "é", "da 00 21"],
+      ["\ud800", "a3"],
+    ] as const
+  ) {
     const out = written((w) => w.str(s));
     assert.ok(out.startsWith(head), `${JSON.stringify(s)}: ${out.slice(0, 10)}`);
     assert.equal(oracleDecode(hex(out)), s === "\ud800" ? "\ufffd" : s);
@@ -287,16 +296,35 @@ test("reader: signed int forms and go-msgpack v2 pushPull header", T, () => {
   }
   assert.deepStrictEqual(got, { Join: false, Nodes: 200, UserStateLen: 70000 });
   assert.equal(r.pos, bytes.length);
-  for (const [b, v] of [["d0 05", 5], ["d1 00 c8", 200], ["d2 00 01 11 70", 70000], [
-    "d3 00 00 00 00 00 00 00 07",
-    7,
-  ], ["cf 00 00 00 00 ff ff ff ff", U32_MAX], ["c0", 0]] as const) {
+  for (
+    const [b, v] of [
+      ["d0 05", 5],
+      ["d1 00 c8", 200],
+      ["d2 00 01 11 70", 70000],
+      [
+        "d3 00 00 00 00 00 00 00 07",
+        7,
+      ],
+      ["cf 00 00 00 00 ff ff ff ff", U32_MAX],
+      ["c0", 0],
+    ] as const
+  ) {
     assert.equal(new Reader(hex(b)).uint(U32_MAX), v, b);
   }
 });
 
 test("reader: liberal string, bytes and bool forms", T, () => {
-  for (const form of ["a2 68 69", "d9 02 68 69", "da 00 02 68 69", "db 00 00 00 02 68 69", "c4 02 68 69", "c5 00 02 68 69", "c6 00 00 00 02 68 69"]) {
+  for (
+    const form of [
+      "a2 68 69",
+      "d9 02 68 69",
+      "da 00 02 68 69",
+      "db 00 00 00 02 68 69",
+      "c4 02 68 69",
+      "c5 00 02 68 69",
+      "c6 00 00 00 02 68 69",
+    ]
+  ) {
     assert.equal(new Reader(hex(form)).str(), "hi", form);
     assert.deepStrictEqual(new Reader(hex(form)).bytes(), utf8("hi"), form);
   }

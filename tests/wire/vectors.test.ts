@@ -86,9 +86,11 @@ const singles: [string, Message, Uint8Array][] = [
       meta: utf8("role=web"),
       vsn,
     },
-    hex(`04 86 a4 41 64 64 72 b0 00 00 00 00 00 00 00 00 00 00 ff ff c0 a8 01 0a ab 49 6e 63 61 72 6e 61
+    hex(
+      `04 86 a4 41 64 64 72 b0 00 00 00 00 00 00 00 00 00 00 ff ff c0 a8 01 0a ab 49 6e 63 61 72 6e 61
       74 69 6f 6e 02 a4 4d 65 74 61 a8 72 6f 6c 65 3d 77 65 62 a4 4e 6f 64 65 a6 6e 6f 64 65 2d 61 a4
-      50 6f 72 74 cd 1f 0a a3 56 73 6e a6 01 05 02 00 00 00`),
+      50 6f 72 74 cd 1f 0a a3 56 73 6e a6 01 05 02 00 00 00`,
+    ),
   ],
   [
     "indirectPing (95 bytes)",
@@ -103,9 +105,11 @@ const singles: [string, Message, Uint8Array][] = [
       sourcePort: 7946,
       sourceNode: "node-a",
     },
-    hex(`01 88 a4 4e 61 63 6b c3 a4 4e 6f 64 65 a6 6e 6f 64 65 2d 63 a4 50 6f 72 74 cd 1f 0a a5 53 65 71
+    hex(
+      `01 88 a4 4e 61 63 6b c3 a4 4e 6f 64 65 a6 6e 6f 64 65 2d 63 a4 50 6f 72 74 cd 1f 0a a5 53 65 71
       4e 6f 07 aa 53 6f 75 72 63 65 41 64 64 72 a4 7f 00 00 01 aa 53 6f 75 72 63 65 4e 6f 64 65 a6 6e
-      6f 64 65 2d 61 aa 53 6f 75 72 63 65 50 6f 72 74 cd 1f 0a a6 54 61 72 67 65 74 a4 0a 00 00 02`),
+      6f 64 65 2d 61 aa 53 6f 75 72 63 65 50 6f 72 74 cd 1f 0a a6 54 61 72 67 65 74 a4 0a 00 00 02`,
+    ),
   ],
   [
     "ack with nil payload",
@@ -142,7 +146,9 @@ const singles: [string, Message, Uint8Array][] = [
     "suspect with a 40-character name (str16, not str8)",
     { type: "suspect", incarnation: 1, node: "x".repeat(40), from: "a" },
     concat(
-      hex("03 83 a4 46 72 6f 6d a1 61 ab 49 6e 63 61 72 6e 61 74 69 6f 6e 01 a4 4e 6f 64 65 da 00 28"),
+      hex(
+        "03 83 a4 46 72 6f 6d a1 61 ab 49 6e 63 61 72 6e 61 74 69 6f 6e 01 a4 4e 6f 64 65 da 00 28",
+      ),
       utf8("x".repeat(40)),
     ),
   ],
