@@ -383,14 +383,19 @@ export class Swim {
     const m = this.#table.get(s.node);
     if (!m || s.incarnation < m.incarnation) return;
     const running = this.#suspicions.get(s.node);
-    if (running && m.state === "suspect") {
+    if (running && m.state === "suspect" && s.incarnation === m.incarnation) {
       if (running.confirm(s.from)) {
         this.#gossip(s.node, s);
         this.#scheduleSuspicion(m.name, running);
       }
       return;
     }
-    if (m.state !== "alive") return;
+    // A suspicion at a higher incarnation than ours means the member refuted the one we hold
+    // (we missed its alive) and was accused again: alive(i+1) and suspect(i+1) both outrank
+    // suspect(i), so start over from the newer accusation. memberlist only counts it as a
+    // confirmation, which can declare a member dead for an accusation it already refuted.
+    const outdated = m.state === "suspect" && s.incarnation > m.incarnation;
+    if (m.state !== "alive" && !outdated) return;
     if (m === this.#self) {
       if (!this.#leaving) this.#refute(s.incarnation);
       return;
@@ -408,7 +413,7 @@ export class Swim {
     const suspicion = new Suspicion(++this.#suspicionToken, this.#now(), bounds, s.from);
     this.#suspicions.set(m.name, suspicion);
     this.#scheduleSuspicion(m.name, suspicion);
-    this.#emit("suspect", m);
+    if (!outdated) this.#emit("suspect", m);
   }
 
   #onDead(d: Dead): void {

@@ -34,9 +34,14 @@ const textEncoder = new TextEncoder();
 // ignoreBOM keeps a leading U+FEFF in names instead of silently dropping it.
 const textDecoder = new TextDecoder("utf-8", { ignoreBOM: true });
 
+// Known struct keys, interned: Reader.key() returns these constants without allocating.
+// Indexed by length; each entry lists [bytes, string] pairs of that length.
+const internedKeys: [Uint8Array, string][][] = [];
+
 /**
- * Encode a short ASCII string (a struct key) as a complete raw-string object.
- * Used to precompute the key bytes written for every message.
+ * Encode a short ASCII string (a struct key) as a complete raw-string object, and register it
+ * so {@linkcode Reader.key} returns the same string constant without allocating. Used to
+ * precompute the key bytes written for every message.
  *
  * @example
  * ```ts
@@ -50,7 +55,20 @@ export function rawKey(name: string): Uint8Array {
   const out = new Uint8Array(bytes.length + 1);
   out[0] = 0xa0 | bytes.length;
   out.set(bytes, 1);
+  const bucket = internedKeys[bytes.length] ??= [];
+  if (!bucket.some(([, s]) => s === name)) bucket.push([bytes, name]);
   return out;
+}
+
+function internedKey(buf: Uint8Array, start: number, n: number): string | undefined {
+  const bucket = internedKeys[n];
+  if (bucket === undefined) return undefined;
+  outer: for (let k = 0; k < bucket.length; k++) {
+    const [bytes, name] = bucket[k];
+    for (let i = 0; i < n; i++) if (buf[start + i] !== bytes[i]) continue outer;
+    return name;
+  }
+  return undefined;
 }
 
 /**
@@ -119,9 +137,18 @@ export class Writer {
 
   /** Write bytes verbatim (not a msgpack object), e.g. a precomputed key. */
   put(bytes: Uint8Array): void {
-    this.ensure(bytes.length);
+    const n = bytes.length;
+    this.ensure(n);
+    if (n <= 16) {
+      // A loop beats TypedArray#set's call overhead for keys and IP addresses.
+      const b = this.#buf;
+      let p = this.#pos;
+      for (let i = 0; i < n; i++) b[p++] = bytes[i];
+      this.#pos = p;
+      return;
+    }
     this.#buf.set(bytes, this.#pos);
-    this.#pos += bytes.length;
+    this.#pos += n;
   }
 
   /** Write a big-endian uint16 (framing, not msgpack). */
@@ -299,7 +326,6 @@ export class Reader {
   pos: number;
   /** Offset one past the last readable byte. */
   readonly end: number;
-  #view: DataView | undefined;
 
   /** Read `buf` from `pos` up to (not including) `end`. */
   constructor(buf: Uint8Array, pos = 0, end: number = buf.length) {
@@ -323,10 +349,6 @@ export class Reader {
     }
   }
 
-  #dv(): DataView {
-    return this.#view ??= new DataView(this.buf.buffer, this.buf.byteOffset, this.buf.byteLength);
-  }
-
   /** Read one raw byte (not a msgpack object). */
   byte(): number {
     if (this.pos >= this.end) {
@@ -346,10 +368,15 @@ export class Reader {
 
   /** Read a big-endian uint32 (not msgpack). */
   u32be(): number {
+    return this.#i32() >>> 0;
+  }
+
+  #i32(): number {
     this.#need(4);
-    const v = this.#dv().getUint32(this.pos);
-    this.pos += 4;
-    return v;
+    const b = this.buf;
+    const p = this.pos;
+    this.pos = p + 4;
+    return (b[p] << 24) | (b[p + 1] << 16) | (b[p + 2] << 8) | b[p + 3];
   }
 
   /** Take `n` raw bytes as a view (no copy). */
@@ -434,10 +461,16 @@ export class Reader {
     return utf8(this.buf, p, p + n);
   }
 
-  /** Read a map key: like {@linkcode Reader.str} but nil is not a valid key. */
+  /**
+   * Read a map key: like {@linkcode Reader.str} but nil is not a valid key. Keys registered
+   * with {@linkcode rawKey} come back as the same string constant, without allocation.
+   */
   key(): string {
     if (this.peek() === 0xc0) throw new DecodeError("bad-msgpack", "nil map key");
-    return this.str();
+    const n = this.#rawLength("a string");
+    const p = this.pos;
+    this.pos = p + n;
+    return internedKey(this.buf, p, n) ?? utf8(this.buf, p, p + n);
   }
 
   /**
@@ -502,25 +535,17 @@ export class Reader {
           break;
         }
         case 0xd0:
-          this.#need(1);
-          v = this.#dv().getInt8(this.pos);
-          this.pos += 1;
+          v = (this.byte() << 24) >> 24;
           break;
         case 0xd1:
-          this.#need(2);
-          v = this.#dv().getInt16(this.pos);
-          this.pos += 2;
+          v = (this.u16be() << 16) >> 16;
           break;
         case 0xd2:
-          this.#need(4);
-          v = this.#dv().getInt32(this.pos);
-          this.pos += 4;
+          v = this.#i32();
           break;
         case 0xd3: {
-          this.#need(8);
-          const hi = this.#dv().getInt32(this.pos);
-          const lo = this.#dv().getUint32(this.pos + 4);
-          this.pos += 8;
+          const hi = this.#i32();
+          const lo = this.u32be();
           v = hi * 0x1_0000_0000 + lo;
           break;
         }

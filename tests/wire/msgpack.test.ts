@@ -270,7 +270,7 @@ test("oracle: @msgpack/msgpack maps (bin strings, str8, extra keys, any order) d
         for (const [k, v] of extras) {
           if (!Object.values(names).includes(k)) entries.push([k, v]);
         }
-        const keys = entries.map((e, i) => [order.next().value, i] as const).sort((a, b) =>
+        const keys = entries.map((_e, i) => [order.next().value, i] as const).sort((a, b) =>
           a[0] - b[0]
         );
         const obj: Record<string, unknown> = {};
