@@ -78,7 +78,11 @@ export type {
   UserMessage,
 } from "./src/core/messages.ts";
 
-export { createMemberlistCodec, memberlistCodec, type MemberlistCodecOptions } from "./src/wire/codec.ts";
+export {
+  createMemberlistCodec,
+  memberlistCodec,
+  type MemberlistCodecOptions,
+} from "./src/wire/codec.ts";
 
 export {
   AddressInUseError,

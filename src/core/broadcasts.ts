@@ -14,8 +14,9 @@
 interface Item {
   readonly key: string;
   readonly bytes: Uint8Array;
-  readonly id: number;
   transmits: number;
+  /** False once replaced or finished; dead items are skipped and compacted lazily. */
+  live: boolean;
   readonly settle?: () => void;
 }
 
@@ -24,17 +25,82 @@ export function retransmitLimit(mult: number, n: number): number {
   return mult * Math.ceil(Math.log10(n + 1));
 }
 
-/** Orders a tier: larger messages first, then newer. */
-function before(a: Item, b: Item): boolean {
-  return a.bytes.length !== b.bytes.length ? a.bytes.length > b.bytes.length : a.id > b.id;
+/**
+ * All rumours sent the same number of times, bucketed by encoded size. Within a size the
+ * most recently queued goes first; across sizes, the largest that still fits.
+ */
+class Tier {
+  /** Distinct sizes with a bucket, largest first. */
+  readonly sizes: number[] = [];
+  readonly buckets = new Map<number, Item[]>();
+  live = 0;
+  dead = 0;
+
+  push(item: Item): void {
+    const size = item.bytes.length;
+    let bucket = this.buckets.get(size);
+    if (!bucket) {
+      this.buckets.set(size, bucket = []);
+      let lo = 0, hi = this.sizes.length;
+      while (lo < hi) {
+        const mid = (lo + hi) >> 1;
+        if (this.sizes[mid] > size) lo = mid + 1;
+        else hi = mid;
+      }
+      this.sizes.splice(lo, 0, size);
+    }
+    bucket.push(item);
+    this.live++;
+  }
+
+  /** Remove and return the preferred live item no longer than `room`. */
+  popFitting(room: number): Item | undefined {
+    let lo = 0, hi = this.sizes.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (this.sizes[mid] > room) lo = mid + 1;
+      else hi = mid;
+    }
+    while (lo < this.sizes.length) {
+      const size = this.sizes[lo];
+      const bucket = this.buckets.get(size)!;
+      while (bucket.length > 0) {
+        const item = bucket.pop()!;
+        if (item.live) {
+          this.live--;
+          return item;
+        }
+        this.dead--;
+      }
+      this.buckets.delete(size);
+      this.sizes.splice(lo, 1);
+    }
+    return undefined;
+  }
+
+  /** Forget an item that is already marked dead, compacting when mostly garbage. */
+  forget(): void {
+    this.live--;
+    this.dead++;
+    if (this.dead > 64 && this.dead > this.live) {
+      for (const [size, bucket] of this.buckets) {
+        const kept = bucket.filter((i) => i.live);
+        if (kept.length) this.buckets.set(size, kept);
+        else {
+          this.buckets.delete(size);
+          this.sizes.splice(this.sizes.indexOf(size), 1);
+        }
+      }
+      this.dead = 0;
+    }
+  }
 }
 
 /** The broadcast queue. */
 export class BroadcastQueue {
   readonly #byKey = new Map<string, Item>();
-  /** transmits → items ordered by `before`. */
-  readonly #tiers = new Map<number, Item[]>();
-  #nextId = 0;
+  /** transmits → tier. */
+  readonly #tiers = new Map<number, Tier>();
 
   /** Number of queued rumours. */
   get size(): number {
@@ -47,21 +113,21 @@ export class BroadcastQueue {
    */
   enqueue(key: string, bytes: Uint8Array, settle?: () => void): void {
     const old = this.#byKey.get(key);
-    if (old) this.#remove(old);
-    const item: Item = { key, bytes, id: this.#nextId++, transmits: 0, settle };
+    if (old) this.#drop(old);
+    const item: Item = { key, bytes, transmits: 0, live: true, settle };
     this.#byKey.set(key, item);
-    this.#insert(item);
+    this.#tier(0).push(item);
   }
 
   /** Drop everything (settling each rumour). */
   clear(): void {
-    for (const item of [...this.#byKey.values()]) this.#remove(item);
+    for (const item of [...this.#byKey.values()]) this.#drop(item);
   }
 
   /**
    * Take rumours for one packet: at most `maxCount`, whose `length + overhead` add up to at
    * most `limit`. Each taken rumour counts a transmission and leaves the queue once it has
-   * been sent `transmitLimit` times.
+   * been sent `transmitLimit` times. Cost: O(tiers + picked · log sizes), whatever the backlog.
    */
   take(limit: number, overhead: number, maxCount: number, transmitLimit: number): Uint8Array[] {
     const out: Uint8Array[] = [];
@@ -71,59 +137,42 @@ export class BroadcastQueue {
     for (const level of levels) {
       const tier = this.#tiers.get(level)!;
       while (taken.length < maxCount && room > overhead) {
-        const i = firstFitting(tier, room - overhead);
-        if (i < 0) break;
-        const [item] = tier.splice(i, 1);
+        const item = tier.popFitting(room - overhead);
+        if (!item) break;
         taken.push(item);
         out.push(item.bytes);
         room -= overhead + item.bytes.length;
       }
-      if (tier.length === 0) this.#tiers.delete(level);
+      if (tier.live === 0) this.#tiers.delete(level);
       if (taken.length >= maxCount || room <= overhead) break;
     }
     for (const item of taken) {
       item.transmits++;
       if (item.transmits >= transmitLimit) {
+        item.live = false;
         this.#byKey.delete(item.key);
         item.settle?.();
       } else {
-        this.#insert(item);
+        this.#tier(item.transmits).push(item);
       }
     }
     return out;
   }
 
-  #insert(item: Item): void {
-    let tier = this.#tiers.get(item.transmits);
-    if (!tier) this.#tiers.set(item.transmits, tier = []);
-    let lo = 0, hi = tier.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >> 1;
-      if (before(tier[mid], item)) lo = mid + 1;
-      else hi = mid;
-    }
-    tier.splice(lo, 0, item);
+  #tier(level: number): Tier {
+    let tier = this.#tiers.get(level);
+    if (!tier) this.#tiers.set(level, tier = new Tier());
+    return tier;
   }
 
-  #remove(item: Item): void {
+  #drop(item: Item): void {
+    item.live = false;
     this.#byKey.delete(item.key);
     const tier = this.#tiers.get(item.transmits);
     if (tier) {
-      const i = tier.indexOf(item);
-      if (i >= 0) tier.splice(i, 1);
-      if (tier.length === 0) this.#tiers.delete(item.transmits);
+      tier.forget();
+      if (tier.live === 0) this.#tiers.delete(item.transmits);
     }
     item.settle?.();
   }
-}
-
-/** Index of the first (largest) item no longer than `room`, or -1. Tiers are size-descending. */
-function firstFitting(tier: Item[], room: number): number {
-  let lo = 0, hi = tier.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >> 1;
-    if (tier[mid].bytes.length > room) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo < tier.length ? lo : -1;
 }

@@ -145,7 +145,14 @@ export function resolveConfig(
       throw new ConfigError(`${key} must be a positive number, got ${String(v)}`);
     }
   }
-  for (const key of ["indirectChecks", "gossipNodes", "gossipToTheDeadTime", "pushPullInterval"] as const) {
+  for (
+    const key of [
+      "indirectChecks",
+      "gossipNodes",
+      "gossipToTheDeadTime",
+      "pushPullInterval",
+    ] as const
+  ) {
     const v = cfg[key];
     if (typeof v !== "number" || !Number.isFinite(v) || v < 0) {
       throw new ConfigError(`${key} must be a non-negative number, got ${String(v)}`);

@@ -30,6 +30,7 @@ export const MessageType = {
 
 /** A direct probe: "are you alive?" (spec §5.1). */
 export interface Ping {
+  /** Message discriminator. */
   readonly type: "ping";
   /** The prober's sequence number; echoed in the ack. */
   readonly seqNo: number;
@@ -45,6 +46,7 @@ export interface Ping {
 
 /** A request to probe `node` on the requester's behalf (spec §5.2). */
 export interface IndirectPing {
+  /** Message discriminator. */
   readonly type: "indirectPing";
   /** The requester's sequence number, echoed in the relayed ack or nack. */
   readonly seqNo: number;
@@ -66,6 +68,7 @@ export interface IndirectPing {
 
 /** The answer to a ping (spec §5.3). */
 export interface Ack {
+  /** Message discriminator. */
   readonly type: "ack";
   /** Sequence number copied from the ping. */
   readonly seqNo: number;
@@ -75,6 +78,7 @@ export interface Ack {
 
 /** An intermediary's "the target did not answer me" (spec §5.4). */
 export interface Nack {
+  /** Message discriminator. */
   readonly type: "nack";
   /** The requester's sequence number. */
   readonly seqNo: number;
@@ -82,19 +86,27 @@ export interface Nack {
 
 /** Rumour: `node` at `incarnation` is suspected by `from` (spec §5.6). */
 export interface Suspect {
+  /** Message discriminator. */
   readonly type: "suspect";
+  /** Incarnation the rumour is about. */
   readonly incarnation: number;
+  /** Name of the member the rumour is about. */
   readonly node: string;
+  /** Name of the member that raised it. */
   readonly from: string;
 }
 
 /** Rumour: `node` is alive at `incarnation`, with this address and metadata (spec §5.7). */
 export interface Alive {
+  /** Message discriminator. */
   readonly type: "alive";
+  /** Incarnation the rumour is about. */
   readonly incarnation: number;
+  /** Name of the member the rumour is about. */
   readonly node: string;
   /** Raw IP bytes, 4 or 16, exactly as announced. */
   readonly addr: Uint8Array;
+  /** The `port` field. */
   readonly port: number;
   /** Application metadata (≤ 512 bytes); `null` encodes as msgpack nil. */
   readonly meta: Uint8Array | null;
@@ -104,15 +116,21 @@ export interface Alive {
 
 /** Rumour: `node` is dead; when `from === node` it left gracefully (spec §5.8). */
 export interface Dead {
+  /** Message discriminator. */
   readonly type: "dead";
+  /** Incarnation the rumour is about. */
   readonly incarnation: number;
+  /** Name of the member the rumour is about. */
   readonly node: string;
+  /** Name of the member that raised it. */
   readonly from: string;
 }
 
 /** An opaque application message (spec §3.7). */
 export interface UserMessage {
+  /** Message discriminator. */
   readonly type: "user";
+  /** The application bytes. */
   readonly payload: Uint8Array;
 }
 

@@ -26,18 +26,9 @@ import { BroadcastQueue, retransmitLimit } from "./broadcasts.ts";
 import { type Codec, DecodeError } from "./codec.ts";
 import { DEFAULT_VSN, META_MAX_SIZE, type SwimConfig } from "./config.ts";
 import type { Effect, MembershipEventType, Timer } from "./effects.ts";
-import { type Member, type MemberRecord, snapshot, bytesEqual } from "./member.ts";
+import { bytesEqual, type Member, type MemberRecord, snapshot } from "./member.ts";
 import { MemberTable } from "./membership.ts";
-import type {
-  Ack,
-  Alive,
-  Dead,
-  IndirectPing,
-  Message,
-  Nack,
-  Ping,
-  Suspect,
-} from "./messages.ts";
+import type { Ack, Alive, Dead, IndirectPing, Message, Nack, Ping, Suspect } from "./messages.ts";
 import { randomInt, type Rng, shuffle } from "./rng.ts";
 import { type CoreStats, newCoreStats } from "./stats.ts";
 import { Suspicion, suspicionBounds } from "./suspicion.ts";
@@ -189,7 +180,10 @@ export class Swim {
     if (this.#started) return this.#drain();
     this.#started = true;
     const cfg = this.#cfg;
-    this.#schedule({ kind: "probe", token: ++this.#probeToken }, randomInt(this.#rng, cfg.probeInterval));
+    this.#schedule(
+      { kind: "probe", token: ++this.#probeToken },
+      randomInt(this.#rng, cfg.probeInterval),
+    );
     this.#schedule(
       { kind: "gossip", token: ++this.#gossipToken },
       randomInt(this.#rng, cfg.gossipInterval),
@@ -348,8 +342,10 @@ export class Swim {
     if (isSelf && a.incarnation < m.incarnation) return;
     this.#suspicions.delete(a.node);
     if (isSelf) {
-      if (a.incarnation === self.incarnation && bytesEqual(a.meta, self.meta) &&
-        bytesEqual(a.vsn, self.vsn)) return;
+      if (
+        a.incarnation === self.incarnation && bytesEqual(a.meta, self.meta) &&
+        bytesEqual(a.vsn, self.vsn)
+      ) return;
       this.#refute(a.incarnation);
       return;
     }
@@ -594,7 +590,9 @@ export class Swim {
     const relay = this.#relays.get(seqNo);
     if (!relay) return;
     this.#relays.delete(seqNo);
-    if (relay.nack) this.#sendTo(relay.requester, { type: "nack", seqNo: relay.requesterSeq }, true);
+    if (relay.nack) {
+      this.#sendTo(relay.requester, { type: "nack", seqNo: relay.requesterSeq }, true);
+    }
   }
 
   // MARK: suspicion (spec §9)
@@ -666,7 +664,10 @@ export class Swim {
    * ack, and a shoal member also with a feed of its table (see {@linkcode Swim.#sendFeed}).
    */
   #sendAnnounce(to: PeerAddress, member?: MemberRecord): void {
-    const parts = [this.#codec.encode(this.#ping(this.#nextSeq(), "")), this.#codec.encode(this.#selfAlive())];
+    const parts = [
+      this.#codec.encode(this.#ping(this.#nextSeq(), "")),
+      this.#codec.encode(this.#selfAlive()),
+    ];
     this.#send(to, this.#codec.frame(parts, { crc: this.#crcFor(member) }));
   }
 

@@ -301,7 +301,12 @@ export async function createNode(options: NodeOptions): Promise<ShoalNode> {
       : { host: pickAdvertiseHost(transport.local.host), port: transport.local.port };
     const rng = options.rng ?? { next: Math.random };
     const swim = new Swim({
-      identity: { name: options.name, host: advertise.host, port: advertise.port, meta: options.meta },
+      identity: {
+        name: options.name,
+        host: advertise.host,
+        port: advertise.port,
+        meta: options.meta,
+      },
       config,
       codec: options.codec ?? memberlistCodec,
       now: () => performance.now(),

@@ -110,7 +110,10 @@ export class Simulator {
    */
   addNode(name: string, options: { seeds?: PeerAddress[]; meta?: Uint8Array } = {}): SimNode {
     const index = this.#nodes.size;
-    const address = { host: `10.${(index >> 16) & 255}.${(index >> 8) & 255}.${index & 255}`, port: 7946 };
+    const address = {
+      host: `10.${(index >> 16) & 255}.${(index >> 8) & 255}.${index & 255}`,
+      port: 7946,
+    };
     const swim = new Swim({
       identity: { name, host: address.host, port: address.port, meta: options.meta },
       config: this.#opts.config,

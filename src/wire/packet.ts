@@ -268,7 +268,13 @@ export function decodePacket(bytes: Uint8Array, options?: PacketDecodeOptions): 
   return state.out;
 }
 
-function dispatch(buf: Uint8Array, start: number, end: number, depth: number, s: DecodeState) {
+function dispatch(
+  buf: Uint8Array,
+  start: number,
+  end: number,
+  depth: number,
+  s: DecodeState,
+): void {
   if (start >= end) throw new DecodeError("empty", "message has no type byte");
   const type = buf[start];
   if (type === MessageType.compound || type === MessageType.compress) {
@@ -288,7 +294,7 @@ function decodeCompound(
   end: number,
   depth: number,
   s: DecodeState,
-) {
+): void {
   if (end - start < 2) throw new DecodeError("truncated", "compound without a part count");
   const n = buf[start + 1];
   if (n > MAX_COMPOUND_PARTS) {
@@ -316,7 +322,7 @@ function decodeCompress(
   end: number,
   depth: number,
   s: DecodeState,
-) {
+): void {
   const r = new Reader(buf, start + 1, end);
   let algo = ALGO_LZW;
   let data: Uint8Array | null = null;

@@ -26,7 +26,9 @@ test("src/core imports nothing runtime-specific and uses no ambient clock or ran
     // Ignore mentions inside comments (JSDoc examples import the package).
     const code = text.replace(/\/\*[\s\S]*?\*\//g, "").replace(/\/\/.*$/gm, "");
     for (const match of code.matchAll(/from\s+["']([^"']+)["']/g)) {
-      if (!match[1].startsWith("./")) problems.push(`${file}: imports ${match[1]} (outside src/core)`);
+      if (!match[1].startsWith("./")) {
+        problems.push(`${file}: imports ${match[1]} (outside src/core)`);
+      }
     }
     for (const [re, what] of forbidden) {
       if (re.test(code)) problems.push(`${file}: ${what}`);

@@ -20,8 +20,10 @@ function deadSeenBy(sim: Simulator, observer: string): string[] {
   return sim.node(observer).swim.members().filter((m) => m.state === "dead").map((m) => m.name);
 }
 
-describe("simulator: acceptance", { timeout: 120_000 }, () => {
-  test("100 nodes converge, and a killed node is declared dead by every survivor", () => {
+const LONG = { timeout: 120_000 };
+
+describe("simulator: acceptance", LONG, () => {
+  test("100 nodes converge, and a killed node is declared dead by every survivor", LONG, () => {
     const sim = cluster(100, 1);
     assert.ok(sim.runUntil(() => sim.converged(), 60_000), "100 nodes did not converge in 60 s");
     const convergedAt = sim.clock.now();
@@ -29,8 +31,7 @@ describe("simulator: acceptance", { timeout: 120_000 }, () => {
 
     sim.kill("n42");
     const survivors = sim.running();
-    const allSeeDead = () =>
-      survivors.every((n) => n.swim.member("n42")?.state === "dead");
+    const allSeeDead = () => survivors.every((n) => n.swim.member("n42")?.state === "dead");
     assert.ok(sim.runUntil(allSeeDead, 120_000), "not every survivor declared n42 dead");
     // Nobody else was declared dead along the way.
     const wrongDeaths = sim.events.filter((e) => e.type === "dead" && e.member !== "n42");
@@ -38,7 +39,7 @@ describe("simulator: acceptance", { timeout: 120_000 }, () => {
     assert.ok(convergedAt > 0);
   });
 
-  test("a node that leaves is seen as left, not dead", () => {
+  test("a node that leaves is seen as left, not dead", LONG, () => {
     const sim = cluster(20, 2);
     assert.ok(sim.runUntil(() => sim.converged(), 30_000));
     sim.leave("n7");
@@ -47,7 +48,11 @@ describe("simulator: acceptance", { timeout: 120_000 }, () => {
     sim.kill("n7"); // the process exits after leaving
     sim.runFor(20_000);
     for (const n of sim.running()) {
-      assert.equal(n.swim.member("n7")?.state, "left", `${n.name} sees n7 as ${n.swim.member("n7")?.state}`);
+      assert.equal(
+        n.swim.member("n7")?.state,
+        "left",
+        `${n.name} sees n7 as ${n.swim.member("n7")?.state}`,
+      );
     }
     // Long after: still never declared dead (left entries are eventually forgotten).
     sim.runFor(60_000);
@@ -56,7 +61,7 @@ describe("simulator: acceptance", { timeout: 120_000 }, () => {
     assert.equal(observers.length, 19);
   });
 
-  test("a falsely suspected node refutes and stays alive", () => {
+  test("a falsely suspected node refutes and stays alive", LONG, () => {
     const sim = cluster(30, 3);
     assert.ok(sim.runUntil(() => sim.converged(), 30_000));
     const victim = sim.node("n9");
@@ -78,7 +83,7 @@ describe("simulator: acceptance", { timeout: 120_000 }, () => {
     for (const n of sim.running()) assert.equal(n.swim.member("n9")?.state, "alive");
   });
 
-  test("20% random loss for 200 protocol periods declares no live node dead", () => {
+  test("20% random loss for 200 protocol periods declares no live node dead", LONG, () => {
     const sim = cluster(100, 4);
     assert.ok(sim.runUntil(() => sim.converged(), 60_000));
     sim.network.setFaults({ loss: 0.2 });
@@ -92,7 +97,7 @@ describe("simulator: acceptance", { timeout: 120_000 }, () => {
     assert.ok(sim.network.counts.lost > 1000);
   });
 
-  test("same seed, same event log; another seed, another log", () => {
+  test("same seed, same event log; another seed, another log", LONG, () => {
     const run = (seed: number) => {
       const sim = cluster(25, seed, { loss: 0.05, duplicate: 0.02 });
       sim.runFor(20_000);
@@ -107,7 +112,7 @@ describe("simulator: acceptance", { timeout: 120_000 }, () => {
     assert.notEqual(a, c);
   });
 
-  test("metadata updates reach every member", () => {
+  test("metadata updates reach every member", LONG, () => {
     const sim = cluster(20, 5);
     assert.ok(sim.runUntil(() => sim.converged(), 30_000));
     sim.updateMeta("n4", new TextEncoder().encode("role=db"));

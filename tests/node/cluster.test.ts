@@ -12,8 +12,10 @@ after(async () => {
   await Promise.all(open.map((n) => n.close()));
 });
 
-describe(`real UDP cluster (${runtimeName()})`, { timeout: 60_000 }, () => {
-  test("5 nodes converge, detect a kill, see a leave and a metadata update", async () => {
+const LONG = { timeout: 60_000 };
+
+describe(`real UDP cluster (${runtimeName()})`, LONG, () => {
+  test("5 nodes converge, detect a kill, see a leave and a metadata update", LONG, async () => {
     const nodes = await startCluster(5, "u");
     open.push(...nodes);
     const names = nodes.map((n) => n.name);
@@ -51,7 +53,7 @@ describe(`real UDP cluster (${runtimeName()})`, { timeout: 60_000 }, () => {
     for (const n of rest) assert.equal(n.stats().internalErrors, 0);
   });
 
-  test("events() streams join events and ends at close", async () => {
+  test("events() streams join events and ends at close", LONG, async () => {
     const nodes = await startCluster(1, "e");
     open.push(...nodes);
     const seen: string[] = [];

@@ -28,7 +28,9 @@ test(`50 nodes in one ${runtimeName()} process: converge, then no false suspicio
   const bad: string[] = [];
   for (const n of nodes) {
     n.onEvent((e) => {
-      if (e.type === "suspect" || e.type === "dead") bad.push(`${n.name}: ${e.type} ${e.member.name}`);
+      if (e.type === "suspect" || e.type === "dead") {
+        bad.push(`${n.name}: ${e.type} ${e.member.name}`);
+      }
     });
   }
   const probesBefore = nodes.reduce((s, n) => s + n.stats().core.probes, 0);

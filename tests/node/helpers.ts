@@ -19,12 +19,23 @@ export async function startCluster(
   extra: Partial<NodeOptions> = {},
 ): Promise<ShoalNode[]> {
   const nodes: ShoalNode[] = [];
-  const first = await createNode({ name: `${prefix}0`, bind: "127.0.0.1:0", config: FAST, ...extra });
+  const first = await createNode({
+    name: `${prefix}0`,
+    bind: "127.0.0.1:0",
+    config: FAST,
+    ...extra,
+  });
   nodes.push(first);
   const seed = `127.0.0.1:${first.address.port}`;
   for (let i = 1; i < count; i++) {
     nodes.push(
-      await createNode({ name: `${prefix}${i}`, bind: "127.0.0.1:0", seeds: [seed], config: FAST, ...extra }),
+      await createNode({
+        name: `${prefix}${i}`,
+        bind: "127.0.0.1:0",
+        seeds: [seed],
+        config: FAST,
+        ...extra,
+      }),
     );
   }
   return nodes;
@@ -47,7 +58,5 @@ export async function waitFor(
 /** True when each node sees exactly `names` alive. */
 export function allSeeAlive(nodes: ShoalNode[], names: string[]): boolean {
   const want = [...names].sort().join(",");
-  return nodes.every((n) =>
-    n.members("alive").map((m) => m.name).sort().join(",") === want
-  );
+  return nodes.every((n) => n.members("alive").map((m) => m.name).sort().join(",") === want);
 }

@@ -1,0 +1,260 @@
+/**
+ * Membership rules (spec §7) on a single state machine, fed hand-made rumours.
+ */
+import { describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { DEFAULT_VSN, lanConfig } from "../../src/core/config.ts";
+import type { Effect } from "../../src/core/effects.ts";
+import type { Alive, Message } from "../../src/core/messages.ts";
+import { seededRng } from "../../src/core/rng.ts";
+import { Swim } from "../../src/core/swim.ts";
+import { memberlistCodec } from "../../src/wire/codec.ts";
+
+const FROM = { host: "10.0.0.9", port: 7946 };
+
+function node(name = "me") {
+  let now = 1000;
+  const swim = new Swim({
+    identity: { name, host: "10.0.0.1", port: 7946 },
+    config: lanConfig,
+    codec: memberlistCodec,
+    now: () => now,
+    rng: seededRng(1),
+  });
+  const feed = (...msgs: Message[]): Effect[] =>
+    swim.handlePacket(memberlistCodec.frame(msgs.map((m) => memberlistCodec.encode(m))), FROM);
+  return { swim, feed, advance: (ms: number) => (now += ms) };
+}
+
+function alive(name: string, incarnation: number, extra: Partial<Alive> = {}): Alive {
+  return {
+    type: "alive",
+    node: name,
+    incarnation,
+    addr: new Uint8Array([10, 0, 0, 2]),
+    port: 7946,
+    meta: null,
+    vsn: DEFAULT_VSN,
+    ...extra,
+  };
+}
+
+const events = (effects: Effect[]) =>
+  effects.flatMap((e) => e.type === "event" ? [`${e.event.type}:${e.event.member.name}`] : []);
+
+/** Rumours this node queued to gossip, decoded from what it sends on its next gossip ticks. */
+function gossiped(swim: Swim): Message[] {
+  const out: Message[] = [];
+  for (let i = 0; i < 3; i++) {
+    for (const e of swim.handleTimer({ kind: "gossip", token: 1 })) {
+      if (e.type === "send") out.push(...memberlistCodec.decodePacket(e.bytes));
+    }
+  }
+  return out;
+}
+
+describe("membership rules", () => {
+  test("alive: a new member joins; incarnation 0 is ignored; stale alive ignored", () => {
+    const { swim, feed } = node();
+    swim.start();
+    assert.deepEqual(events(feed(alive("zero", 0))), []);
+    assert.equal(swim.member("zero"), undefined);
+    assert.deepEqual(events(feed(alive("b", 1))), ["join:b"]);
+    assert.deepEqual(events(feed(alive("b", 1))), []);
+    const meta = new TextEncoder().encode("x");
+    assert.deepEqual(events(feed(alive("b", 2, { meta }))), ["update:b"]);
+    assert.deepEqual(events(feed(alive("b", 1, { meta: null }))), []);
+    assert.equal(swim.member("b")?.incarnation, 2);
+  });
+
+  test("precedence: alive(i) < suspect(i) < alive(i+1)", () => {
+    const { swim, feed } = node();
+    swim.start();
+    feed(alive("b", 3));
+    assert.deepEqual(events(feed({ type: "suspect", node: "b", incarnation: 2, from: "c" })), []);
+    assert.deepEqual(events(feed({ type: "suspect", node: "b", incarnation: 3, from: "c" })), [
+      "suspect:b",
+    ]);
+    assert.deepEqual(events(feed(alive("b", 3))), [], "alive(i) does not clear suspect(i)");
+    assert.equal(swim.member("b")?.state, "suspect");
+    assert.deepEqual(events(feed(alive("b", 4))), ["alive:b"]);
+    assert.equal(swim.member("b")?.state, "alive");
+  });
+
+  test("dead from the member itself means left; from another means dead", () => {
+    const { swim, feed } = node();
+    swim.start();
+    feed(alive("b", 1), alive("c", 1));
+    assert.deepEqual(events(feed({ type: "dead", node: "b", incarnation: 1, from: "b" })), [
+      "leave:b",
+    ]);
+    assert.equal(swim.member("b")?.state, "left");
+    assert.deepEqual(events(feed({ type: "dead", node: "c", incarnation: 1, from: "b" })), [
+      "dead:c",
+    ]);
+    assert.equal(swim.member("c")?.state, "dead");
+    // A left member may come back at a higher incarnation.
+    assert.deepEqual(events(feed(alive("b", 2))), ["join:b"]);
+  });
+
+  test("suspect or dead about ourselves is refuted with a higher incarnation", () => {
+    const { swim, feed } = node();
+    swim.start();
+    feed(alive("b", 1)); // someone to gossip to
+    feed({ type: "suspect", node: "me", incarnation: 1, from: "x" });
+    assert.equal(swim.localMember().incarnation, 2);
+    assert.equal(swim.localMember().state, "alive");
+    feed({ type: "dead", node: "me", incarnation: 7, from: "x" });
+    assert.equal(swim.localMember().incarnation, 8);
+    assert.equal(swim.localMember().state, "alive");
+    assert.equal(swim.stats.refutations, 2);
+    const refutes = gossiped(swim).filter((m) => m.type === "alive" && m.node === "me");
+    assert.ok(refutes.length > 0);
+    const incarnations = new Set(refutes.map((m) => (m as Alive).incarnation));
+    assert.deepEqual([...incarnations], [8], "the newer refutation replaced the older one");
+  });
+
+  test("an alive about ourselves with other metadata is refuted; our own echo is not", () => {
+    const { swim, feed } = node();
+    swim.start();
+    feed(alive("me", 1, { addr: new Uint8Array([10, 0, 0, 1]) }));
+    assert.equal(swim.localMember().incarnation, 1);
+    feed(alive("me", 1, { addr: new Uint8Array([10, 0, 0, 1]), meta: new Uint8Array([1]) }));
+    assert.equal(swim.localMember().incarnation, 2);
+  });
+
+  test("a conflicting address for a live name is ignored", () => {
+    const { swim, feed } = node();
+    swim.start();
+    feed(alive("b", 1));
+    feed(alive("b", 5, { addr: new Uint8Array([10, 0, 0, 3]) }));
+    assert.equal(swim.member("b")?.address, "10.0.0.2");
+    assert.equal(swim.member("b")?.incarnation, 1);
+    assert.equal(swim.stats.conflicts, 1);
+  });
+
+  test("bad protocol versions are ignored", () => {
+    const { swim, feed } = node();
+    swim.start();
+    feed(alive("b", 1, { vsn: new Uint8Array([0, 0, 2, 0, 0, 0]) }));
+    feed(alive("c", 1, { vsn: new Uint8Array([3, 2, 2, 0, 0, 0]) }));
+    assert.equal(swim.member("b"), undefined);
+    assert.equal(swim.member("c"), undefined);
+  });
+
+  test("suspicion expires into dead after the memberlist timeout, not before", () => {
+    const { swim, feed, advance } = node();
+    swim.start();
+    feed(alive("b", 1), alive("c", 1));
+    const effects = feed({ type: "suspect", node: "b", incarnation: 1, from: "c" });
+    const timer = effects.find((e) => e.type === "schedule" && e.timer.kind === "suspicion");
+    assert.ok(timer && timer.type === "schedule");
+    // n = 3 members: min = 4 s, k = 0, so the timeout is exactly min.
+    assert.equal(timer.delay, 4000);
+    advance(3999);
+    assert.deepEqual(events(swim.handleTimer(timer.timer)), []);
+    advance(1);
+    assert.deepEqual(events(swim.handleTimer(timer.timer)), ["dead:b"]);
+    assert.equal(swim.stats.deadDeclared, 1);
+    // A stale timer (same token, fired again) does nothing.
+    assert.deepEqual(events(swim.handleTimer(timer.timer)), []);
+  });
+
+  test("a suspicion at a newer incarnation replaces a refuted one", () => {
+    const { swim, feed } = node();
+    swim.start();
+    feed(alive("b", 1), alive("c", 1));
+    feed({ type: "suspect", node: "b", incarnation: 1, from: "c" });
+    feed({ type: "suspect", node: "b", incarnation: 2, from: "c" });
+    assert.equal(swim.member("b")?.incarnation, 2);
+    assert.equal(swim.member("b")?.state, "suspect");
+  });
+
+  test("after leave(), accusations about ourselves are not refuted and alive is ignored", () => {
+    const { swim, feed } = node();
+    swim.start();
+    feed(alive("b", 1));
+    const effects = swim.leave();
+    assert.deepEqual(events(effects), ["leave:me"]);
+    assert.equal(swim.localMember().state, "left");
+    feed({ type: "suspect", node: "me", incarnation: 5, from: "b" });
+    assert.equal(swim.localMember().incarnation, 1);
+    assert.throws(() => swim.updateMeta(new Uint8Array([1])), /after leave/);
+  });
+
+  test("metadata over 512 bytes is refused with a clear error", () => {
+    const { swim } = node();
+    assert.throws(() => swim.updateMeta(new Uint8Array(513)), RangeError);
+  });
+
+  test("garbage is counted by kind and changes nothing", () => {
+    const { swim } = node();
+    swim.start();
+    const before = swim.members();
+    for (
+      const bytes of [new Uint8Array([]), new Uint8Array([200, 1, 2]), new Uint8Array([4, 0x85])]
+    ) {
+      assert.deepEqual(swim.handlePacket(bytes, FROM), []);
+    }
+    const total = Object.values(swim.stats.decodeErrors).reduce((a, b) => a + (b ?? 0), 0);
+    assert.equal(total, 3);
+    assert.deepEqual(swim.members(), before);
+  });
+});
+
+describe("probing", () => {
+  test("a ping is answered with an ack to its source address", () => {
+    const { swim, feed } = node();
+    swim.start();
+    const out = feed({
+      type: "ping",
+      seqNo: 42,
+      node: "me",
+      sourceAddr: new Uint8Array([10, 0, 0, 7]),
+      sourcePort: 9000,
+      sourceNode: "x",
+    });
+    const sends = out.filter((e) => e.type === "send");
+    assert.equal(sends.length, 1);
+    const send = sends[0];
+    assert.ok(send.type === "send");
+    assert.deepEqual(send.to, { host: "10.0.0.7", port: 9000 });
+    assert.deepEqual(memberlistCodec.decodePacket(send.bytes), [{
+      type: "ack",
+      seqNo: 42,
+      payload: null,
+    }]);
+  });
+
+  test("a ping for another name is not answered", () => {
+    const { swim, feed } = node();
+    swim.start();
+    const out = feed({ type: "ping", seqNo: 1, node: "someone-else" });
+    assert.equal(out.filter((e) => e.type === "send").length, 0);
+    assert.equal(swim.stats.unexpectedPings, 1);
+  });
+
+  test("an indirect ping is relayed, and a nack sent when the target stays silent", () => {
+    const { swim, feed } = node();
+    swim.start();
+    const out = feed({
+      type: "indirectPing",
+      seqNo: 77,
+      target: new Uint8Array([10, 0, 0, 5]),
+      port: 7000,
+      node: "t",
+      nack: true,
+    });
+    const ping = out.find((e) => e.type === "send");
+    assert.ok(ping && ping.type === "send");
+    assert.deepEqual(ping.to, { host: "10.0.0.5", port: 7000 });
+    const [msg] = memberlistCodec.decodePacket(ping.bytes);
+    assert.equal(msg.type, "ping");
+    const timer = out.find((e) => e.type === "schedule" && e.timer.kind === "relayTimeout");
+    assert.ok(timer && timer.type === "schedule");
+    const after = swim.handleTimer(timer.timer).find((e) => e.type === "send");
+    assert.ok(after && after.type === "send");
+    assert.deepEqual(after.to, FROM);
+    assert.deepEqual(memberlistCodec.decodePacket(after.bytes), [{ type: "nack", seqNo: 77 }]);
+  });
+});
