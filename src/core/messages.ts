@@ -110,7 +110,7 @@ export interface Alive {
   readonly port: number;
   /** Application metadata (≤ 512 bytes); `null` encodes as msgpack nil. */
   readonly meta: Uint8Array | null;
-  /** Protocol versions `[PMin, PMax, PCur, DMin, DMax, DCur]` (spec §14); always 6 bytes. */
+  /** Protocol versions `[PMin, PMax, PCur, DMin, DMax, DCur]` (spec §14): 6 bytes, or empty when a peer omitted it. */
   readonly vsn: Uint8Array;
 }
 

@@ -44,6 +44,11 @@ export interface NodeOptions {
   readonly codec?: Codec;
   /** Randomness (default `Math.random`). */
   readonly rng?: Rng;
+  /**
+   * Keep the process alive while the node is open, as a server would (default true). With
+   * `false` an open node never holds the process; either way nothing does after `close()`.
+   */
+  readonly keepAlive?: boolean;
 }
 
 /** Statistics of a running node. */
@@ -78,6 +83,7 @@ export class ShoalNode implements AsyncDisposable {
   readonly #waiters: { what: string; resolve: () => void }[] = [];
   #closed = false;
   #internalErrors = 0;
+  #keepAlive: ReturnType<typeof setInterval> | undefined;
   /** The address others use to reach this node. */
   readonly address: PeerAddress;
 
@@ -95,7 +101,10 @@ export class ShoalNode implements AsyncDisposable {
   }
 
   /** @internal Start the protocol loops and join. */
-  begin(seeds: readonly PeerAddress[]): void {
+  begin(seeds: readonly PeerAddress[], keepAlive: boolean): void {
+    // Sockets and protocol timers are unref'd; this one handle (released by close) is what
+    // keeps a process with an open node running.
+    if (keepAlive) this.#keepAlive = setInterval(() => {}, 1 << 30);
     this.#run(() => this.#swim.start());
     if (seeds.length) this.#run(() => this.#swim.join(seeds));
   }
@@ -197,6 +206,7 @@ export class ShoalNode implements AsyncDisposable {
     this.#closed = true;
     for (const t of this.#timers) clearTimeout(t);
     this.#timers.clear();
+    if (this.#keepAlive !== undefined) clearInterval(this.#keepAlive);
     for (const w of this.#waiters.splice(0)) w.resolve();
     this.#hub.close();
     await this.#transport.close();
@@ -314,7 +324,10 @@ export async function createNode(options: NodeOptions): Promise<ShoalNode> {
     });
     node = new ShoalNode(swim, transport, advertise);
     for (const [bytes, from] of pending.splice(0)) node.deliver(bytes, from);
-    node.begin(seeds.filter((s) => formatAddress(s) !== formatAddress(advertise)));
+    node.begin(
+      seeds.filter((s) => formatAddress(s) !== formatAddress(advertise)),
+      options.keepAlive ?? true,
+    );
     return node;
   } catch (err) {
     await transport.close();

@@ -124,4 +124,30 @@ describe("simulator: acceptance", LONG, () => {
     assert.deepEqual(sim.node("n4").settled, ["meta"]);
     assert.deepEqual(deadSeenBy(sim, "n0"), []);
   });
+
+  test("no datagram exceeds udpBufferSize, even with large metadata and a busy queue", LONG, () => {
+    let largest = 0, count = 0;
+    const codec = {
+      ...memberlistCodec,
+      frame: (parts: readonly Uint8Array[], o?: { crc?: boolean }) => {
+        const bytes = memberlistCodec.frame(parts, o);
+        largest = Math.max(largest, bytes.length);
+        count++;
+        return bytes;
+      },
+    };
+    const sim = new Simulator({ seed: 9, config: lanConfig, codec, faults: { loss: 0.1 } });
+    for (let i = 0; i < 60; i++) {
+      sim.addNode(`node-with-a-longer-name-${i}`, { meta: new Uint8Array(400).fill(i) });
+    }
+    sim.runFor(30_000);
+    for (let i = 0; i < 10; i++) sim.kill(`node-with-a-longer-name-${i}`);
+    sim.runFor(30_000);
+    assert.ok(count > 10_000);
+    assert.ok(largest <= lanConfig.udpBufferSize, `largest datagram ${largest} B`);
+    assert.ok(
+      largest > lanConfig.udpBufferSize - 500,
+      "packets were not filled (test is not biting)",
+    );
+  });
 });
