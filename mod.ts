@@ -83,6 +83,7 @@ export {
   memberlistCodec,
   type MemberlistCodecOptions,
 } from "./src/wire/codec.ts";
+export type { PacketDecodeOptions } from "./src/wire/packet.ts";
 
 export {
   AddressInUseError,
