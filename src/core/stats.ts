@@ -42,6 +42,28 @@ export interface CoreStats {
   userMessages: number;
   /** Round-trip time of the last successful direct probe, in ms. */
   lastProbeRtt: number;
+  /** Histogram of successful probe round-trip times, in ms (Prometheus-style, cumulative). */
+  probeRtt: RttHistogram;
+}
+
+/** Upper bounds (ms) of the probe RTT histogram buckets. */
+export const RTT_BUCKETS: readonly number[] = [1, 2, 5, 10, 25, 50, 100, 250, 500, 1000];
+
+/** A cumulative histogram: `counts[i]` = samples ≤ `RTT_BUCKETS[i]`. */
+export interface RttHistogram {
+  /** Cumulative counts per bucket of {@linkcode RTT_BUCKETS}. */
+  readonly counts: number[];
+  /** Sum of all samples. */
+  sum: number;
+  /** Number of samples. */
+  count: number;
+}
+
+/** Record one RTT sample. */
+export function observeRtt(h: RttHistogram, ms: number): void {
+  h.sum += ms;
+  h.count++;
+  for (let i = 0; i < RTT_BUCKETS.length; i++) if (ms <= RTT_BUCKETS[i]) h.counts[i]++;
 }
 
 /** Fresh zeroed counters. */
@@ -64,5 +86,6 @@ export function newCoreStats(): CoreStats {
     feedsDropped: 0,
     userMessages: 0,
     lastProbeRtt: 0,
+    probeRtt: { counts: RTT_BUCKETS.map(() => 0), sum: 0, count: 0 },
   };
 }

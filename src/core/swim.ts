@@ -30,7 +30,7 @@ import { bytesEqual, type Member, type MemberRecord, snapshot } from "./member.t
 import { MemberTable } from "./membership.ts";
 import type { Ack, Alive, Dead, IndirectPing, Message, Nack, Ping, Suspect } from "./messages.ts";
 import { randomInt, type Rng, shuffle } from "./rng.ts";
-import { type CoreStats, newCoreStats } from "./stats.ts";
+import { type CoreStats, newCoreStats, observeRtt } from "./stats.ts";
 import { Suspicion, suspicionBounds } from "./suspicion.ts";
 
 /** Who this node is. */
@@ -569,6 +569,7 @@ export class Swim {
         probe.acked = true;
         this.stats.acksReceived++;
         this.stats.lastProbeRtt = this.#now() - probe.startedAt;
+        observeRtt(this.stats.probeRtt, this.stats.lastProbeRtt);
       }
       return;
     }
