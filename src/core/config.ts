@@ -38,7 +38,66 @@ export interface SwimConfig {
   readonly crcOutgoing: boolean;
   /** Longest first wait between join attempts while no other member is known. */
   readonly joinRetryMax: number;
+  /** Lifeguard extensions to SWIM (all on by default). */
+  readonly lifeguard: LifeguardConfig;
+  /**
+   * How often to announce ourselves again to seeds we do not currently see alive (and to one
+   * recently dead member), so that the two sides of a healed partition find each other.
+   * 0 disables.
+   */
+  readonly reannounceInterval: number;
+  /** What to do when a known name shows up from another address. */
+  readonly conflictPolicy: ConflictPolicy;
+  /**
+   * Hold members whose suspicion expired as `unreachable` until the application confirms the
+   * death (`confirmDead`) or the member refutes, instead of declaring them dead (default false).
+   */
+  readonly confirmDeaths: boolean;
 }
+
+/**
+ * Lifeguard (Dadgar et al., 2018): local health awareness and suspicion that adapts to
+ * confirmations. Each part can be switched off for experiments.
+ */
+export interface LifeguardConfig {
+  /**
+   * Local Health Multiplier: failed probes and refutations raise a score (0 … max − 1);
+   * probe interval and probe timeout are multiplied by score + 1 (Lifeguard IV-A).
+   */
+  readonly awareness: boolean;
+  /**
+   * Local Health Aware suspicion: start at the longest timeout and shrink it with each
+   * independent confirmation (Lifeguard IV-B). Off: a fixed timeout (the shortest).
+   */
+  readonly suspicion: boolean;
+  /** Buddy system: tell a suspect it is suspected in the ping itself (Lifeguard IV-C). */
+  readonly buddy: boolean;
+  /** Missing nacks from indirect probes count against our own health (Lifeguard IV-A). */
+  readonly nacks: boolean;
+}
+
+/**
+ * `"reject"`: keep the known address, emit a `conflict` event (memberlist's behaviour).
+ * `"replace-dead"`: take the new address if the known member is dead or left, else reject.
+ * `"replace"`: take the new address when the announcement has a higher incarnation.
+ */
+export type ConflictPolicy = "reject" | "replace-dead" | "replace";
+
+/** Every Lifeguard part on. */
+export const LIFEGUARD_ON: LifeguardConfig = Object.freeze({
+  awareness: true,
+  suspicion: true,
+  buddy: true,
+  nacks: true,
+});
+
+/** Plain SWIM: every Lifeguard part off. */
+export const LIFEGUARD_OFF: LifeguardConfig = Object.freeze({
+  awareness: false,
+  suspicion: false,
+  buddy: false,
+  nacks: false,
+});
 
 /** Largest metadata a member may announce (memberlist's MetaMaxSize). */
 export const META_MAX_SIZE = 512;
@@ -72,6 +131,10 @@ export const lanConfig: SwimConfig = Object.freeze({
   packetOverhead: 0,
   crcOutgoing: true,
   joinRetryMax: 30_000,
+  lifeguard: LIFEGUARD_ON,
+  reannounceInterval: 30_000,
+  conflictPolicy: "replace-dead",
+  confirmDeaths: false,
 });
 
 /** memberlist's `DefaultWANConfig`: slower and more tolerant, for links across regions. */
@@ -85,6 +148,7 @@ export const wanConfig: SwimConfig = Object.freeze({
   gossipNodes: 4,
   gossipInterval: 500,
   gossipToTheDeadTime: 60_000,
+  reannounceInterval: 60_000,
 });
 
 /** memberlist's `DefaultLocalConfig`: one host or a fast local network. */
@@ -99,7 +163,13 @@ export const localConfig: SwimConfig = Object.freeze({
   probeInterval: 1000,
   gossipInterval: 100,
   gossipToTheDeadTime: 15_000,
+  reannounceInterval: 15_000,
 });
+
+/** Overrides of a preset: any setting, and any part of `lifeguard`. */
+export type ConfigOverrides = Partial<Omit<SwimConfig, "lifeguard">> & {
+  readonly lifeguard?: Partial<LifeguardConfig>;
+};
 
 /** The preset names accepted by {@linkcode resolveConfig}. */
 export type ConfigPreset = "lan" | "wan" | "local";
@@ -124,11 +194,15 @@ export class ConfigError extends Error {
  */
 export function resolveConfig(
   preset: ConfigPreset = "lan",
-  overrides: Partial<SwimConfig> = {},
+  overrides: ConfigOverrides = {},
 ): SwimConfig {
   const base = preset === "wan" ? wanConfig : preset === "local" ? localConfig : lanConfig;
   if (!base) throw new ConfigError(`unknown preset: ${preset}`);
-  const cfg: SwimConfig = { ...base, ...overrides };
+  const lifeguard = { ...base.lifeguard, ...overrides.lifeguard };
+  const cfg: SwimConfig = { ...base, ...overrides, lifeguard };
+  if (!["reject", "replace-dead", "replace"].includes(cfg.conflictPolicy)) {
+    throw new ConfigError(`conflictPolicy must be reject, replace-dead or replace`);
+  }
   const positive: (keyof SwimConfig)[] = [
     "probeInterval",
     "probeTimeout",
@@ -151,6 +225,7 @@ export function resolveConfig(
       "gossipNodes",
       "gossipToTheDeadTime",
       "pushPullInterval",
+      "reannounceInterval",
     ] as const
   ) {
     const v = cfg[key];

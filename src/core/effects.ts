@@ -24,11 +24,21 @@ export type Timer =
   | { readonly kind: "relayTimeout"; readonly seqNo: number }
   /** Exchange full state with a random member (anti-entropy). */
   | { readonly kind: "sync"; readonly token: number }
+  /** Announce ourselves again to seeds we do not see (partition healing). */
+  | { readonly kind: "reannounce"; readonly token: number }
   /** Try the seeds again if we still know nobody. */
   | { readonly kind: "join"; readonly token: number; readonly attempt: number };
 
 /** A change in membership, as seen by this node. */
-export type MembershipEventType = "join" | "update" | "suspect" | "alive" | "leave" | "dead";
+export type MembershipEventType =
+  | "join"
+  | "update"
+  | "suspect"
+  | "alive"
+  | "leave"
+  | "dead"
+  | "unreachable"
+  | "conflict";
 
 /** A membership event: `member` is the snapshot right after the change. */
 export interface MembershipEvent {
@@ -36,6 +46,8 @@ export interface MembershipEvent {
   readonly type: MembershipEventType;
   /** The member it happened to. */
   readonly member: Member;
+  /** For `conflict`: the other address that claimed the member's name. */
+  readonly conflict?: { readonly address: string; readonly port: number };
 }
 
 /** Something the host must do. */

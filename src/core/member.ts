@@ -8,13 +8,17 @@
  * @module
  */
 
-/** The four states of a member. */
-export type MemberState = "alive" | "suspect" | "dead" | "left";
+/**
+ * The states of a member. `unreachable` exists only when `confirmDeaths` is on: a member
+ * whose suspicion expired, held until the application confirms its death.
+ */
+export type MemberState = "alive" | "suspect" | "unreachable" | "dead" | "left";
 
 /** memberlist's numeric state codes (push/pull `State`, spec §5.9). */
 export const STATE_CODE: Readonly<Record<MemberState, number>> = {
   alive: 0,
   suspect: 1,
+  unreachable: 1,
   dead: 2,
   left: 3,
 };
@@ -71,4 +75,9 @@ export function bytesEqual(a: Uint8Array | null, b: Uint8Array | null): boolean 
   if (x.length !== y.length) return false;
   for (let i = 0; i < x.length; i++) if (x[i] !== y[i]) return false;
   return true;
+}
+
+/** Alive, suspect or unreachable: a member still probed and gossiped to. */
+export function isActive(state: MemberState): boolean {
+  return state === "alive" || state === "suspect" || state === "unreachable";
 }

@@ -6,7 +6,7 @@
  * @module
  */
 
-import type { MemberRecord, MemberState } from "./member.ts";
+import { isActive, type MemberRecord, type MemberState } from "./member.ts";
 import { randomInt, type Rng, shuffle } from "./rng.ts";
 
 /** The table of members plus the probe ring. */
@@ -64,7 +64,7 @@ export class MemberTable {
       if (this.#cursor >= this.#ring.length) this.#wrap(reap);
       if (this.#ring.length === 0) return undefined;
       const m = this.#members.get(this.#ring[this.#cursor++]);
-      if (m && (m.state === "alive" || m.state === "suspect")) return m;
+      if (m && isActive(m.state)) return m;
     }
     return undefined;
   }

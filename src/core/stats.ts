@@ -36,6 +36,10 @@ export interface CoreStats {
   relaysDropped: number;
   /** Alive messages refused because the name is held by another address. */
   conflicts: number;
+  /** Times we re-gossiped our alive because an already-refuted accusation was still spreading. */
+  reassertions: number;
+  /** Stale self-views corrected (a restarted member told it is suspect/dead/older). */
+  corrections: number;
   /** Table feeds not sent because of the rate limit. */
   feedsDropped: number;
   /** User messages received. */
@@ -83,6 +87,8 @@ export function newCoreStats(): CoreStats {
     unexpectedPings: 0,
     relaysDropped: 0,
     conflicts: 0,
+    corrections: 0,
+    reassertions: 0,
     feedsDropped: 0,
     userMessages: 0,
     lastProbeRtt: 0,

@@ -26,12 +26,13 @@ import { BroadcastQueue, retransmitLimit } from "./broadcasts.ts";
 import { type Codec, DecodeError } from "./codec.ts";
 import { DEFAULT_VSN, META_MAX_SIZE, type SwimConfig } from "./config.ts";
 import type { Effect, MembershipEventType, Timer } from "./effects.ts";
-import { bytesEqual, type Member, type MemberRecord, snapshot } from "./member.ts";
+import { bytesEqual, isActive, type Member, type MemberRecord, snapshot } from "./member.ts";
 import { MemberTable } from "./membership.ts";
 import type { Ack, Alive, Dead, IndirectPing, Message, Nack, Ping, Suspect } from "./messages.ts";
 import { randomInt, type Rng, shuffle } from "./rng.ts";
 import { type CoreStats, newCoreStats, observeRtt } from "./stats.ts";
 import { Suspicion, suspicionBounds } from "./suspicion.ts";
+import { Awareness } from "./awareness.ts";
 
 /** Who this node is. */
 export interface Identity {
@@ -110,6 +111,13 @@ export class Swim {
   #joinToken = 0;
   #syncToken = 0;
   #feedTimes: number[] = [];
+  #reannounceToken = 0;
+  #reassertedAt = -Infinity;
+  /** Sender of the datagram being handled. */
+  #packetFrom: PeerAddress | undefined;
+  /** member name → when we last corrected its stale view of itself. */
+  readonly #corrected = new Map<string, number>();
+  readonly #awareness: Awareness;
   #suspicionToken = 0;
   #seeds: PeerAddress[] = [];
   #started = false;
@@ -138,6 +146,7 @@ export class Swim {
       state: "alive",
       stateChangedAt: now(),
     };
+    this.#awareness = new Awareness(config.awarenessMaxMultiplier);
     this.#table = new MemberTable(identity.name, rng);
     this.#table.add(this.#self);
   }
@@ -157,6 +166,24 @@ export class Swim {
   /** Rumours waiting to be gossiped. */
   get queueDepth(): number {
     return this.#queue.size;
+  }
+
+  /** Local health score (Lifeguard awareness): 0 is healthy, up to `awarenessMaxMultiplier − 1`. */
+  get healthScore(): number {
+    return this.#awareness.score;
+  }
+
+  /**
+   * Confirm the death of a member held as `unreachable` (with `confirmDeaths`), declaring it
+   * dead and gossiping that. Returns false if the member is not unreachable.
+   */
+  confirmDead(name: string): { confirmed: boolean; effects: Effect[] } {
+    const m = this.#table.get(name);
+    if (!m || m.state !== "unreachable") return { confirmed: false, effects: this.#drain() };
+    m.state = "suspect"; // dead outranks suspect at the same incarnation
+    this.stats.deadDeclared++;
+    this.#onDead({ type: "dead", incarnation: m.incarnation, node: name, from: this.#self.name });
+    return { confirmed: true, effects: this.#drain() };
   }
 
   /** Snapshot of the local member. */
@@ -194,6 +221,12 @@ export class Swim {
         randomInt(this.#rng, cfg.pushPullInterval),
       );
     }
+    if (cfg.reannounceInterval > 0) {
+      this.#schedule(
+        { kind: "reannounce", token: ++this.#reannounceToken },
+        cfg.reannounceInterval + randomInt(this.#rng, cfg.reannounceInterval),
+      );
+    }
     return this.#drain();
   }
 
@@ -220,8 +253,10 @@ export class Swim {
     }
     this.stats.messagesIn += messages.length;
     // Rumours first, so that a refutation rides on the ack we send for a ping in the same packet.
+    this.#packetFrom = from;
     for (const m of messages) if (isRumour(m)) this.#dispatch(m, from);
     for (const m of messages) if (!isRumour(m)) this.#dispatch(m, from);
+    this.#packetFrom = undefined;
     return this.#drain();
   }
 
@@ -248,6 +283,9 @@ export class Swim {
         break;
       case "sync":
         if (timer.token === this.#syncToken) this.#onSyncTimer();
+        break;
+      case "reannounce":
+        if (timer.token === this.#reannounceToken) this.#onReannounce();
         break;
     }
     return this.#drain();
@@ -328,17 +366,22 @@ export class Swim {
       if (!m.host) return;
       this.#table.add(m);
     } else if (!bytesEqual(m.addr, a.addr) || m.port !== a.port) {
-      if (m.state !== "left" && !isSelf) {
-        this.stats.conflicts++;
+      if (isSelf) {
+        // Someone announces our name from elsewhere: out-bid it so our address wins.
+        if (a.incarnation >= self.incarnation) this.#refute(a.incarnation);
         return;
       }
-      if (isSelf) {
-        this.#refute(a.incarnation);
+      if (!this.#mayMove(m, a)) {
+        this.stats.conflicts++;
+        this.#emit("conflict", m, { address: safeIp(a.addr), port: a.port });
         return;
       }
       addressChanged = true;
     }
-    if (!isSelf && !addressChanged && a.incarnation <= m.incarnation) return;
+    if (!isSelf && !addressChanged && a.incarnation <= m.incarnation) {
+      this.#correct(m, a);
+      return;
+    }
     if (isSelf && a.incarnation < m.incarnation) return;
     this.#suspicions.delete(a.node);
     if (isSelf) {
@@ -367,7 +410,7 @@ export class Swim {
     if (wasState === "dead" || wasState === "left") {
       this.#emit("join", m);
       this.#welcome(m);
-    } else if (wasState === "suspect") {
+    } else if (wasState === "suspect" || wasState === "unreachable") {
       this.#emit("alive", m);
       if (metaChanged) this.#emit("update", m);
     } else if (metaChanged) {
@@ -375,8 +418,56 @@ export class Swim {
     }
   }
 
+  /** May `m` take the address announced in `a` (the configured conflict policy)? */
+  #mayMove(m: MemberRecord, a: Alive): boolean {
+    if (m.state === "left") return true;
+    switch (this.#cfg.conflictPolicy) {
+      case "reject":
+        return false;
+      case "replace-dead":
+        return m.state === "dead";
+      case "replace":
+        return a.incarnation > m.incarnation || m.state === "dead";
+    }
+  }
+
+  /**
+   * An alive that is not news: if it is *older* than what we hold and we hold the member as
+   * suspect, dead or left (or alive at a higher incarnation), the sender of that alive — most
+   * likely the member itself after a restart — is out of date. Tell the member directly, so
+   * it refutes and rejoins at once instead of staying invisible (memberlist#311).
+   * Rate-limited to once per probe interval per member.
+   */
+  #correct(m: MemberRecord, a: Alive): void {
+    const stale = a.incarnation < m.incarnation ||
+      (a.incarnation === m.incarnation && m.state !== "alive");
+    if (!stale || this.#leaving) return;
+    // Lagging gossip about a live member is normal; only correct the member's own voice, or a
+    // member we believe is down.
+    const from = this.#packetFrom;
+    const fromMember = from !== undefined && from.port === a.port && from.host === safeIp(a.addr);
+    if (m.state === "alive" && !fromMember) return;
+    const now = this.#now();
+    const last = this.#corrected.get(m.name);
+    if (last !== undefined && now - last < this.#cfg.probeInterval) return;
+    if (this.#corrected.size > 4096) this.#corrected.clear();
+    this.#corrected.set(m.name, now);
+    this.stats.corrections++;
+    const self = this.#self.name;
+    const view: Alive | Suspect | Dead = m.state === "alive"
+      ? aliveRumour(m)
+      : m.state === "left"
+      ? leftRumour(m)
+      : m.state === "dead"
+      ? { type: "dead", incarnation: m.incarnation, node: m.name, from: self }
+      : { type: "suspect", incarnation: m.incarnation, node: m.name, from: self };
+    const to = { host: safeIp(a.addr) || m.host, port: a.port };
+    this.#sendTo(to, view, true, m);
+  }
+
   #onSuspect(s: Suspect): void {
     const m = this.#table.get(s.node);
+    if (m === this.#self && s.incarnation < m.incarnation) return this.#reassert();
     if (!m || s.incarnation < m.incarnation) return;
     const running = this.#suspicions.get(s.node);
     if (running && m.state === "suspect" && s.incarnation === m.incarnation) {
@@ -400,12 +491,14 @@ export class Swim {
     m.incarnation = s.incarnation;
     m.state = "suspect";
     m.stateChangedAt = this.#now();
-    const bounds = suspicionBounds(
+    const full = suspicionBounds(
       this.#table.size,
       this.#cfg.suspicionMult,
       this.#cfg.suspicionMaxTimeoutMult,
       this.#cfg.probeInterval,
     );
+    // Without Lifeguard's adaptive suspicion: plain SWIM's fixed timeout.
+    const bounds = this.#cfg.lifeguard.suspicion ? full : { min: full.min, max: full.min, k: 0 };
     const suspicion = new Suspicion(++this.#suspicionToken, this.#now(), bounds, s.from);
     this.#suspicions.set(m.name, suspicion);
     this.#scheduleSuspicion(m.name, suspicion);
@@ -414,6 +507,7 @@ export class Swim {
 
   #onDead(d: Dead): void {
     const m = this.#table.get(d.node);
+    if (m === this.#self && d.incarnation < m.incarnation) return this.#reassert();
     if (!m || d.incarnation < m.incarnation) return;
     this.#suspicions.delete(d.node);
     if (m.state === "dead" || m.state === "left") return;
@@ -440,7 +534,22 @@ export class Swim {
     if (accused >= inc) inc = (accused + 1) >>> 0;
     self.incarnation = inc;
     this.stats.refutations++;
+    if (this.#cfg.lifeguard.awareness) this.#awareness.apply(1);
     this.#gossip(self.name, this.#selfAlive());
+  }
+
+  /**
+   * An accusation about an incarnation we already refuted is still going around: our
+   * refutation did not reach everyone. Gossip our current alive again (at most once per probe
+   * interval), otherwise those who missed it would declare us dead.
+   */
+  #reassert(): void {
+    if (this.#leaving) return;
+    const now = this.#now();
+    if (now - this.#reassertedAt < this.#cfg.probeInterval) return;
+    this.#reassertedAt = now;
+    this.stats.reassertions++;
+    this.#gossip(this.#self.name, this.#selfAlive());
   }
 
   /** A member appeared (or came back): greet it with our alive so it learns of us. */
@@ -454,7 +563,11 @@ export class Swim {
   #onProbeTick(): void {
     this.#concludeProbe();
     if (this.#leaving) return;
-    this.#schedule({ kind: "probe", token: this.#probeToken }, this.#cfg.probeInterval);
+    // The next tick's delay is the current probe period: stretched when our health is poor.
+    this.#schedule(
+      { kind: "probe", token: this.#probeToken },
+      this.#scaled(this.#cfg.probeInterval),
+    );
     const target = this.#table.nextProbeTarget((m) => this.#reapable(m));
     if (!target) return;
     const seqNo = this.#nextSeq();
@@ -468,8 +581,8 @@ export class Swim {
     };
     this.stats.probes++;
     const ping = this.#ping(seqNo, target.name);
-    if (target.state === "suspect") {
-      // Let the suspect refute at once: the accusation rides with the ping.
+    if (target.state === "suspect" && this.#cfg.lifeguard.buddy) {
+      // Buddy system: let the suspect refute at once, the accusation rides with the ping.
       const accusation: Suspect = {
         type: "suspect",
         incarnation: target.incarnation,
@@ -481,7 +594,7 @@ export class Swim {
     } else {
       this.#sendTo(target, ping, true);
     }
-    this.#schedule({ kind: "probeTimeout", seqNo }, this.#cfg.probeTimeout);
+    this.#schedule({ kind: "probeTimeout", seqNo }, this.#scaled(this.#cfg.probeTimeout));
   }
 
   #onProbeTimeout(seqNo: number): void {
@@ -518,6 +631,11 @@ export class Swim {
     this.#probe = undefined;
     if (!probe || probe.acked) return;
     this.stats.probesFailed++;
+    if (this.#cfg.lifeguard.awareness) {
+      // Helpers that answered with nacks vouch for our own health; silence counts against it.
+      const nacks = this.#cfg.lifeguard.nacks && probe.expectedNacks > 0;
+      this.#awareness.apply(nacks ? probe.expectedNacks - probe.nacks : 1);
+    }
     const target = this.#table.get(probe.target);
     if (!target || (target.state !== "alive" && target.state !== "suspect")) return;
     if (target.state === "alive") this.stats.suspicionsRaised++;
@@ -568,6 +686,7 @@ export class Swim {
       if (!probe.acked) {
         probe.acked = true;
         this.stats.acksReceived++;
+        if (this.#cfg.lifeguard.awareness) this.#awareness.apply(-1);
         this.stats.lastProbeRtt = this.#now() - probe.startedAt;
         observeRtt(this.stats.probeRtt, this.stats.lastProbeRtt);
       }
@@ -616,6 +735,13 @@ export class Swim {
       return;
     }
     this.#suspicions.delete(node);
+    if (this.#cfg.confirmDeaths) {
+      // Hold it: the application decides (confirmDead), or the member refutes.
+      m.state = "unreachable";
+      m.stateChangedAt = this.#now();
+      this.#emit("unreachable", m);
+      return;
+    }
     this.stats.deadDeclared++;
     this.#onDead({ type: "dead", incarnation: m.incarnation, node, from: this.#self.name });
   }
@@ -631,8 +757,7 @@ export class Swim {
       this.#cfg.gossipNodes,
       (m) =>
         m !== this.#self &&
-        (m.state === "alive" || m.state === "suspect" ||
-          (m.state === "dead" && now - m.stateChangedAt < deadWindow)),
+        (isActive(m.state) || (m.state === "dead" && now - m.stateChangedAt < deadWindow)),
     );
     for (const target of targets) {
       const crc = this.#crcFor(target);
@@ -720,6 +845,26 @@ export class Swim {
     this.#sendAnnounce(addressOf(peer), peer);
   }
 
+  /**
+   * Partition healing: announce ourselves to every seed we do not currently see as a live
+   * member, and to one member we hold as dead. Whoever is really there answers with its
+   * table, and stale views on either side are corrected (see `#correct`).
+   */
+  #onReannounce(): void {
+    this.#schedule(
+      { kind: "reannounce", token: this.#reannounceToken },
+      this.#cfg.reannounceInterval,
+    );
+    if (this.#leaving) return;
+    const live = new Set<string>();
+    for (const m of this.#table.values()) if (isActive(m.state)) live.add(`${m.host}:${m.port}`);
+    for (const seed of this.#seeds) {
+      if (!live.has(`${seed.host}:${seed.port}`)) this.#sendAnnounce(seed);
+    }
+    const [down] = this.#table.sample(1, (m) => m.state === "dead");
+    if (down) this.#sendAnnounce(addressOf(down), down);
+  }
+
   #onJoinTimer(attempt: number): void {
     if (this.#leaving || this.#hasPeers()) return;
     this.#announce(this.#joinToken, attempt);
@@ -729,7 +874,7 @@ export class Swim {
 
   #hasPeers(): boolean {
     for (const m of this.#table.values()) {
-      if (m !== this.#self && (m.state === "alive" || m.state === "suspect")) return true;
+      if (m !== this.#self && isActive(m.state)) return true;
     }
     return false;
   }
@@ -754,6 +899,11 @@ export class Swim {
       sourcePort: this.#self.port,
       sourceNode: this.#self.name,
     };
+  }
+
+  /** `duration × (health score + 1)` when Lifeguard awareness is on. */
+  #scaled(duration: number): number {
+    return this.#cfg.lifeguard.awareness ? this.#awareness.scale(duration) : duration;
   }
 
   #nextSeq(): number {
@@ -806,8 +956,15 @@ export class Swim {
     this.#out.push({ type: "schedule", timer, delay });
   }
 
-  #emit(type: MembershipEventType, m: MemberRecord): void {
-    this.#out.push({ type: "event", event: { type, member: snapshot(m) } });
+  #emit(
+    type: MembershipEventType,
+    m: MemberRecord,
+    conflict?: { address: string; port: number },
+  ): void {
+    const event = conflict
+      ? { type, member: snapshot(m), conflict }
+      : { type, member: snapshot(m) };
+    this.#out.push({ type: "event", event });
   }
 
   #settled(what: "leave" | "meta", incarnation: number): void {

@@ -10,7 +10,7 @@
 
 import { formatAddress, parseAddress, type PeerAddress } from "../core/address.ts";
 import type { Codec } from "../core/codec.ts";
-import { type ConfigPreset, resolveConfig, type SwimConfig } from "../core/config.ts";
+import { type ConfigOverrides, type ConfigPreset, resolveConfig } from "../core/config.ts";
 import type { Effect, MembershipEvent } from "../core/effects.ts";
 import type { Member, MemberState } from "../core/member.ts";
 import type { Rng } from "../core/rng.ts";
@@ -37,7 +37,7 @@ export interface NodeOptions {
   /** Timing preset (default `"lan"`). */
   readonly preset?: ConfigPreset;
   /** Overrides of the preset. */
-  readonly config?: Partial<SwimConfig>;
+  readonly config?: ConfigOverrides;
   /** Datagram transport: a binder, or auto-detected from the runtime. */
   readonly transport?: DatagramBinder;
   /** Wire format (default: memberlist's). */

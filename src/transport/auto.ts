@@ -37,6 +37,7 @@ export function runtimeName(): RuntimeName {
 const LOADERS: Partial<Record<RuntimeName, () => Promise<DatagramBinder>>> = {
   deno: async () => (await import("./deno_udp.ts")).denoDatagram,
   bun: async () => (await import("./bun_udp.ts")).bunDatagram,
+  node: async () => (await import("./node_udp.ts")).nodeDatagram,
 };
 
 /**
