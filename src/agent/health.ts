@@ -5,7 +5,7 @@
  * @module
  */
 
-import type { Member, MemberState } from "../core/member.ts";
+import { type Member, type MemberState, STATE_CODE } from "../core/member.ts";
 import type { ClusterView } from "./view.ts";
 
 /** Member counts, one per state. */
@@ -25,9 +25,12 @@ export interface HealthReport {
   readonly members: StateCounts;
 }
 
-/** Count members by state. */
+/** Every member state, in the core's order. */
+export const MEMBER_STATES: readonly MemberState[] = Object.keys(STATE_CODE) as MemberState[];
+
+/** Count members by state (every state present, 0 when none). */
 export function countByState(members: readonly Member[]): StateCounts {
-  const counts: StateCounts = { alive: 0, suspect: 0, dead: 0, left: 0 };
+  const counts = Object.fromEntries(MEMBER_STATES.map((s) => [s, 0])) as StateCounts;
   for (const m of members) counts[m.state]++;
   return counts;
 }

@@ -20,7 +20,7 @@
  * @module
  */
 
-import { createCipheriv, createDecipheriv } from "node:crypto";
+import { type CipherGCMTypes, createCipheriv, createDecipheriv } from "node:crypto";
 import { type Codec, DecodeError, type FrameOptions } from "../core/codec.ts";
 import type { Message } from "../core/messages.ts";
 
@@ -50,11 +50,11 @@ export class SecureCodecError extends Error {
   }
 }
 
-function cipherName(key: Uint8Array): string {
+function cipherName(key: Uint8Array): CipherGCMTypes {
   if (key.length !== 16 && key.length !== 24 && key.length !== 32) {
     throw new SecureCodecError(`a key must be 16, 24 or 32 bytes, got ${key.length}`);
   }
-  return `aes-${key.length * 8}-gcm`;
+  return `aes-${key.length * 8}-gcm` as CipherGCMTypes;
 }
 
 function concat(...parts: Uint8Array[]): Uint8Array {

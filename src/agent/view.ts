@@ -1,13 +1,13 @@
 /**
  * What the agent's HTTP API, metrics and dashboard need from a running member. A
- * {@linkcode ShoalNode} is one; tests and the simulator can supply their own.
+ * `ShoalNode` is one; tests and the simulator can supply their own.
  *
  * @module
  */
 
 import type { MembershipEvent } from "../core/effects.ts";
 import type { Member } from "../core/member.ts";
-import type { NodeStats, ShoalNode } from "../node/node.ts";
+import type { NodeStats } from "../node/node.ts";
 
 /**
  * A live view of a cluster from one member's point of view, plus the two operations the API
@@ -31,6 +31,3 @@ export interface ClusterView {
   /** Leave gracefully. */
   leave(): Promise<void>;
 }
-
-/** Compile-time proof that a node is a view. */
-export type NodeIsView = ShoalNode extends ClusterView ? true : never;

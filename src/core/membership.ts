@@ -15,6 +15,9 @@ export class MemberTable {
   /** Probe order: names, walked round-robin, reshuffled at each wrap. */
   #ring: string[] = [];
   #cursor = 0;
+  /** Suspects to probe before resuming the round-robin (bounded). */
+  #urgent: string[] = [];
+  #urgentTurn = false;
   readonly #rng: Rng;
   readonly #self: string;
 
@@ -48,6 +51,14 @@ export class MemberTable {
     if (at < this.#cursor) this.#cursor++;
   }
 
+  /**
+   * Probe `name` next (once), ahead of the round-robin: a member others suspect is checked
+   * first-hand quickly, so a real failure collects its confirmations in one probe period.
+   */
+  probeSoon(name: string): void {
+    if (this.#urgent.length < 64 && !this.#urgent.includes(name)) this.#urgent.push(name);
+  }
+
   /** Count members in `state` (self included). */
   count(state: MemberState): number {
     let n = 0;
@@ -60,6 +71,12 @@ export class MemberTable {
    * At each wrap, `reap` removes stale entries and the ring is reshuffled.
    */
   nextProbeTarget(reap: (m: MemberRecord) => boolean): MemberRecord | undefined {
+    // Alternate urgent and round-robin probes, so the round-robin is never starved.
+    this.#urgentTurn = !this.#urgentTurn;
+    while (this.#urgentTurn && this.#urgent.length > 0) {
+      const m = this.#members.get(this.#urgent.shift()!);
+      if (m && m.state === "suspect") return m;
+    }
     for (let checked = 0; checked <= this.#ring.length; checked++) {
       if (this.#cursor >= this.#ring.length) this.#wrap(reap);
       if (this.#ring.length === 0) return undefined;

@@ -38,6 +38,8 @@ export interface CoreStats {
   conflicts: number;
   /** Times we re-gossiped our alive because an already-refuted accusation was still spreading. */
   reassertions: number;
+  /** Outdated accusations answered with the newer alive, sent to their sender. */
+  staleAnswered: number;
   /** Stale self-views corrected (a restarted member told it is suspect/dead/older). */
   corrections: number;
   /** Table feeds not sent because of the rate limit. */
@@ -88,6 +90,7 @@ export function newCoreStats(): CoreStats {
     relaysDropped: 0,
     conflicts: 0,
     corrections: 0,
+    staleAnswered: 0,
     reassertions: 0,
     feedsDropped: 0,
     userMessages: 0,

@@ -117,6 +117,8 @@ export class Swim {
   #packetFrom: PeerAddress | undefined;
   /** member name → when we last corrected its stale view of itself. */
   readonly #corrected = new Map<string, number>();
+  /** "member@sender" → when we last answered that sender's stale accusation. */
+  readonly #answered = new Map<string, number>();
   readonly #awareness: Awareness;
   #suspicionToken = 0;
   #seeds: PeerAddress[] = [];
@@ -468,6 +470,7 @@ export class Swim {
   #onSuspect(s: Suspect): void {
     const m = this.#table.get(s.node);
     if (m === this.#self && s.incarnation < m.incarnation) return this.#reassert();
+    if (m && s.incarnation < m.incarnation) return this.#answerStale(m);
     if (!m || s.incarnation < m.incarnation) return;
     const running = this.#suspicions.get(s.node);
     if (running && m.state === "suspect" && s.incarnation === m.incarnation) {
@@ -502,12 +505,14 @@ export class Swim {
     const suspicion = new Suspicion(++this.#suspicionToken, this.#now(), bounds, s.from);
     this.#suspicions.set(m.name, suspicion);
     this.#scheduleSuspicion(m.name, suspicion);
+    if (s.from !== this.#self.name) this.#table.probeSoon(m.name);
     if (!outdated) this.#emit("suspect", m);
   }
 
   #onDead(d: Dead): void {
     const m = this.#table.get(d.node);
     if (m === this.#self && d.incarnation < m.incarnation) return this.#reassert();
+    if (m && d.incarnation < m.incarnation) return this.#answerStale(m);
     if (!m || d.incarnation < m.incarnation) return;
     this.#suspicions.delete(d.node);
     if (m.state === "dead" || m.state === "left") return;
@@ -550,6 +555,24 @@ export class Swim {
     this.#reassertedAt = now;
     this.stats.reassertions++;
     this.#gossip(this.#self.name, this.#selfAlive());
+  }
+
+  /**
+   * The sender of this packet gossips an accusation about `m` that `m` has already out-lived:
+   * it missed the newer news. Send it what we know (once per probe interval per member), so
+   * it does not declare a refuted member dead.
+   */
+  #answerStale(m: MemberRecord): void {
+    const to = this.#packetFrom;
+    if (!to || this.#leaving || m.state !== "alive") return;
+    const now = this.#now();
+    const key = `${m.name}@${to.host}:${to.port}`;
+    const last = this.#answered.get(key);
+    if (last !== undefined && now - last < this.#cfg.probeInterval) return;
+    if (this.#answered.size > 4096) this.#answered.clear();
+    this.#answered.set(key, now);
+    this.stats.staleAnswered++;
+    this.#sendTo(to, aliveRumour(m), true);
   }
 
   /** A member appeared (or came back): greet it with our alive so it learns of us. */
@@ -677,7 +700,9 @@ export class Swim {
     });
     const target = { host, port: req.port || this.#self.port };
     this.#sendTo(target, this.#ping(seqNo, req.node), true, this.#table.get(req.node));
-    this.#schedule({ kind: "relayTimeout", seqNo }, this.#cfg.probeTimeout);
+    // Nack a little before our own probe timeout so the nack reaches the requester before its
+    // probe period ends (its indirect probes went out one probe timeout into the period).
+    this.#schedule({ kind: "relayTimeout", seqNo }, Math.floor(this.#cfg.probeTimeout * 0.8));
   }
 
   #onAck(ack: Ack): void {
@@ -717,8 +742,14 @@ export class Swim {
 
   // MARK: suspicion (spec §9)
 
+  /**
+   * Wake up halfway through what is left of the suspicion (or at its end when that is near),
+   * so a long suspicion is re-gossiped a few times before it can turn into a death.
+   */
   #scheduleSuspicion(node: string, suspicion: Suspicion): void {
-    const delay = Math.max(0, suspicion.remaining(this.#now()));
+    const remaining = Math.max(0, suspicion.remaining(this.#now()));
+    const step = this.#cfg.probeInterval;
+    const delay = remaining > 2 * step ? Math.ceil(remaining / 2) : remaining;
     this.#schedule({ kind: "suspicion", node, token: suspicion.token }, delay);
   }
 
@@ -731,6 +762,15 @@ export class Swim {
       return;
     }
     if (suspicion.remaining(this.#now()) > 0) {
+      // Still suspect: re-gossip the accusation. A member that refuted long ago (we missed its
+      // alive) will have it re-asserted to us by whoever knows better, before we declare it
+      // dead (the memberlist#311 family of stale views).
+      this.#gossip(node, {
+        type: "suspect",
+        incarnation: m.incarnation,
+        node,
+        from: this.#self.name,
+      });
       this.#scheduleSuspicion(node, suspicion);
       return;
     }
@@ -847,8 +887,8 @@ export class Swim {
 
   /**
    * Partition healing: announce ourselves to every seed we do not currently see as a live
-   * member, and to one member we hold as dead. Whoever is really there answers with its
-   * table, and stale views on either side are corrected (see `#correct`).
+   * member, to one member we hold as dead, and to one live member. Whoever is really there
+   * answers with its table, and stale views on either side are corrected (see `#correct`).
    */
   #onReannounce(): void {
     this.#schedule(
@@ -863,6 +903,10 @@ export class Swim {
     }
     const [down] = this.#table.sample(1, (m) => m.state === "dead");
     if (down) this.#sendAnnounce(addressOf(down), down);
+    // And pull one live member's table: epidemic gossip can miss a pair of members for good
+    // (nobody re-sends a rumour once it is spent); this closes such gaps even without sync.
+    const [peer] = this.#table.sample(1, (m) => m.state === "alive" && m !== this.#self);
+    if (peer) this.#sendAnnounce(addressOf(peer), peer);
   }
 
   #onJoinTimer(attempt: number): void {

@@ -56,6 +56,10 @@ export interface SimNode {
   running: boolean;
   /** Settled announcements seen ("leave", "meta"). */
   readonly settled: string[];
+  /** Addresses it joins through. */
+  readonly seeds: PeerAddress[];
+  /** Its metadata. */
+  readonly meta?: Uint8Array;
 }
 
 /**
@@ -82,6 +86,7 @@ export class Simulator {
   readonly #nodes = new Map<string, SimNode>();
   readonly #sockets = new Map<string, DatagramTransport>();
   readonly #opts: SimulatorOptions;
+  #restarts = 0;
 
   /** Create an empty simulation. */
   constructor(options: SimulatorOptions) {
@@ -114,14 +119,48 @@ export class Simulator {
       host: `10.${(index >> 16) & 255}.${(index >> 8) & 255}.${index & 255}`,
       port: 7946,
     };
+    const first = this.#nodes.values().next().value;
+    const seeds = options.seeds ?? (first ? [first.address] : []);
+    return this.#boot(name, address, index, seeds, options.meta);
+  }
+
+  /**
+   * Crash `name` (if running) and start it again at the same address with the same name, a
+   * fresh state and a time-seeded incarnation (or `incarnation`, e.g. 1 to play a node without
+   * a clock or data directory), joining through its original seeds.
+   */
+  restart(name: string, options: { incarnation?: number } = {}): SimNode {
+    const old = this.node(name);
+    if (old.running) this.kill(name);
+    const index = [...this.#nodes.keys()].indexOf(name);
+    this.#restarts++;
+    const seed = index + this.#restarts * 1_000_000;
+    return this.#boot(name, old.address, seed, old.seeds, old.meta, options.incarnation);
+  }
+
+  #boot(
+    name: string,
+    address: PeerAddress,
+    index: number,
+    seeds: PeerAddress[],
+    meta?: Uint8Array,
+    incarnation?: number,
+  ): SimNode {
     const swim = new Swim({
-      identity: { name, host: address.host, port: address.port, meta: options.meta },
+      // Time-seeded incarnation, as a real node: a restart outranks its previous life.
+      identity: {
+        name,
+        host: address.host,
+        port: address.port,
+        meta,
+        incarnation: incarnation ?? Math.floor(this.clock.now() / 1000) + 1,
+      },
       config: this.#opts.config,
       codec: this.#opts.codec,
       now: () => this.clock.now(),
       rng: seededRng(this.#opts.seed * 1_000_003 + index * 7919),
     });
-    const node: SimNode = { name, address, swim, running: true, settled: [] };
+    const node: SimNode = { name, address, swim, running: true, settled: [], seeds, meta };
     this.#nodes.set(name, node);
     const socket = this.network.attach({
       host: address.host,
@@ -132,10 +171,14 @@ export class Simulator {
     });
     this.#sockets.set(name, socket);
     this.#apply(node, swim.start());
-    const first = this.#nodes.values().next().value;
-    const seeds = options.seeds ?? (first && first !== node ? [first.address] : []);
-    this.#apply(node, swim.join(seeds));
+    const others = seeds.filter((a) => a.host !== address.host || a.port !== address.port);
+    this.#apply(node, swim.join(others));
     return node;
+  }
+
+  /** Make `name` slow: everything it receives arrives `ms` later (0 restores it). */
+  setSlow(name: string, ms: number): void {
+    this.network.setReceiveDelay(this.node(name).address.host, ms);
   }
 
   /** Add `count` nodes named `prefix0…`, all seeded with the first node. */

@@ -5,6 +5,7 @@
  * @module
  */
 
+import type { StreamBinder } from "./stream_types.ts";
 import type { DatagramBinder } from "./types.ts";
 
 /** The JavaScript runtimes shoal can tell apart. */
@@ -60,6 +61,37 @@ export async function detectDatagramBinder(): Promise<DatagramBinder> {
     throw new Error(
       `no UDP transport for runtime "${runtime}" yet: native adapters exist for Deno and Bun; ` +
         "on other runtimes pass a DatagramBinder explicitly",
+    );
+  }
+  return await load();
+}
+
+/** Stream adapter loaders by runtime (a node:net adapter plugs in here later). */
+const STREAM_LOADERS: Partial<Record<RuntimeName, () => Promise<StreamBinder>>> = {
+  deno: async () => (await import("./deno_tcp.ts")).denoStream,
+  bun: async () => (await import("./bun_tcp.ts")).bunStream,
+};
+
+/**
+ * Load the native TCP adapter for the current runtime (Deno or Bun).
+ *
+ * @throws {Error} on a runtime without an adapter yet (Node, browsers, ...).
+ *
+ * @example
+ * ```ts
+ * import { detectStreamBinder } from "./auto.ts";
+ * const binder = await detectStreamBinder();
+ * const l = await binder.listen({ host: "127.0.0.1", port: 0, onConnection: (c) => c.close() });
+ * await l.close();
+ * ```
+ */
+export async function detectStreamBinder(): Promise<StreamBinder> {
+  const runtime = runtimeName();
+  const load = STREAM_LOADERS[runtime];
+  if (!load) {
+    throw new Error(
+      `no TCP transport for runtime "${runtime}" yet: native adapters exist for Deno and Bun; ` +
+        "on other runtimes pass a StreamBinder explicitly",
     );
   }
   return await load();

@@ -86,10 +86,16 @@ function sameKey(a: Uint8Array, b: Uint8Array): boolean {
 }
 
 function importAesKey(raw: Uint8Array): Promise<CryptoKey> {
-  return crypto.subtle.importKey("raw", raw as Uint8Array<ArrayBuffer>, { name: "AES-GCM" }, false, [
-    "encrypt",
-    "decrypt",
-  ]);
+  return crypto.subtle.importKey(
+    "raw",
+    raw as Uint8Array<ArrayBuffer>,
+    { name: "AES-GCM" },
+    false,
+    [
+      "encrypt",
+      "decrypt",
+    ],
+  );
 }
 
 /**

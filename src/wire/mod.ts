@@ -38,3 +38,43 @@ export {
   packetOverhead,
   wrapCrc,
 } from "./packet.ts";
+export {
+  decryptPayload,
+  encryptedLength,
+  encryptionOverhead,
+  type EncryptionVersion,
+  type EncryptOptions,
+  encryptPayload,
+} from "./encryption.ts";
+export { formatKey, KEY_SIZES, Keyring, KeyringError, parseKey, validateKey } from "./keyring.ts";
+export { addLabelHeader, encodeLabel, LABEL_MAX_SIZE, stripLabelHeader } from "./label.ts";
+export { type SecurityOptions } from "./security.ts";
+export {
+  createPacketSecurity,
+  type PacketSecurity,
+  type PacketSecurityOptions,
+} from "./packet_security.ts";
+export { Deadline, type DeadlineOptions } from "./deadline.ts";
+export { MAX_STREAM_MESSAGE, StreamReader, type StreamReaderOptions } from "./stream_reader.ts";
+export {
+  type ErrResp,
+  MAX_PUSH_NODES,
+  MAX_USER_BYTES,
+  type PushNodeState,
+  type PushPull,
+  type PushPullHeader,
+  PushState,
+  type PushStateCode,
+  type StreamMessage,
+} from "./stream_messages.ts";
+export {
+  decodeStreamMessage,
+  encodeStreamBody,
+  encodeStreamMessage,
+  MAX_DECOMPRESSED_STREAM,
+  readStreamMessage,
+  type StreamReadOptions,
+  type StreamSide,
+  type StreamWriteOptions,
+  writeStreamMessage,
+} from "./stream.ts";

@@ -13,13 +13,7 @@ import {
   encryptionOverhead,
   encryptPayload,
 } from "../../src/wire/encryption.ts";
-import {
-  formatKey,
-  Keyring,
-  KeyringError,
-  parseKey,
-  validateKey,
-} from "../../src/wire/keyring.ts";
+import { formatKey, Keyring, KeyringError, parseKey, validateKey } from "../../src/wire/keyring.ts";
 import { addLabelHeader, encodeLabel, stripLabelHeader } from "../../src/wire/label.ts";
 import { createPacketSecurity } from "../../src/wire/packet_security.ts";
 import { assertDecodeError, concat, hex, toHex, utf8 } from "./_helpers.ts";
@@ -209,15 +203,19 @@ describe("packet security", () => {
     assert.deepEqual(await sec.open(v0), PING);
   });
 
-  test("plaintext to a verifying node is dropped; with verifyIncoming=false accepted", T, async () => {
-    await rejectsKind(createPacketSecurity({ keyring }).open(PING), "decrypt-failed");
-    const lax = createPacketSecurity({ keyring, verifyIncoming: false });
-    assert.deepEqual(await lax.open(PING), PING);
-    assert.deepEqual(await lax.open(V1), PING); // still decrypts what it can
-    const quiet = createPacketSecurity({ keyring, verifyOutgoing: false });
-    assert.equal(quiet.overhead, 0);
-    assert.equal(await quiet.seal(PING), PING);
-  });
+  test(
+    "plaintext to a verifying node is dropped; with verifyIncoming=false accepted",
+    T,
+    async () => {
+      await rejectsKind(createPacketSecurity({ keyring }).open(PING), "decrypt-failed");
+      const lax = createPacketSecurity({ keyring, verifyIncoming: false });
+      assert.deepEqual(await lax.open(PING), PING);
+      assert.deepEqual(await lax.open(V1), PING); // still decrypts what it can
+      const quiet = createPacketSecurity({ keyring, verifyOutgoing: false });
+      assert.equal(quiet.overhead, 0);
+      assert.equal(await quiet.seal(PING), PING);
+    },
+  );
 
   test("wrong key is dropped; a rotated keyring decrypts old and new", T, async () => {
     const other = new Keyring(new Uint8Array(16).fill(5));
@@ -229,7 +227,10 @@ describe("packet security", () => {
     rotating.add(other.primary);
     assert.deepEqual(await sec.open(fromOther), PING);
     rotating.use(other.primary);
-    assert.deepEqual(await createPacketSecurity({ keyring: other }).open(await sec.seal(PING)), PING);
+    assert.deepEqual(
+      await createPacketSecurity({ keyring: other }).open(await sec.seal(PING)),
+      PING,
+    );
   });
 
   test("labels: outermost, AAD when encrypting, mismatches dropped", T, async () => {

@@ -1,0 +1,168 @@
+/**
+ * The agent: a cluster member with everything around it that `shoal agent` runs — tags as
+ * metadata, encryption and labels, a data directory, and the HTTP API with the dashboard.
+ *
+ * @module
+ */
+
+import { type ConfigOverrides, type ConfigPreset, resolveConfig } from "../core/config.ts";
+import { createNode, type ShoalNode } from "../node/node.ts";
+import { AddressInUseError, type DatagramBinder } from "../transport/types.ts";
+import { memberlistCodec } from "../wire/codec.ts";
+import { type Api, createApi } from "../http/api.ts";
+import { type HttpServer, serveHttp } from "../http/server.ts";
+import { parseAddress } from "../core/address.ts";
+import { createSecureCodec } from "./secure_codec.ts";
+import { PeerSnapshot, readPeers } from "./snapshot.ts";
+import { encodeTags, type Tags } from "./tags.ts";
+import { ChangeTracker } from "./tracker.ts";
+import { agentTransport } from "./transport.ts";
+
+/** Thrown by {@linkcode startAgent} when its UDP or HTTP address is already taken. */
+export class AgentBindError extends Error {
+  /** Which socket could not be bound. */
+  readonly socket: "UDP" | "HTTP";
+  /** Create the error for `socket` at `address`. */
+  constructor(socket: "UDP" | "HTTP", address: string, options?: { cause?: unknown }) {
+    super(`cannot bind ${socket} ${address}: the address is already in use`, options);
+    this.name = "AgentBindError";
+    this.socket = socket;
+  }
+}
+
+/** Options of {@linkcode startAgent}. */
+export interface AgentOptions {
+  /** Member name. */
+  readonly name: string;
+  /** UDP address to bind, `host:port`. */
+  readonly bind: string;
+  /** Address others should use, `host:port`. */
+  readonly advertise?: string;
+  /** Members to join through, `host:port` each. */
+  readonly join?: readonly string[];
+  /** Timing preset (default `"lan"`). */
+  readonly profile?: ConfigPreset;
+  /** Overrides of the preset's settings. */
+  readonly tune?: ConfigOverrides;
+  /** Tags, announced as metadata (a msgpack map of strings, as serf encodes them). */
+  readonly tags?: Tags;
+  /** Gossip encryption keys (16, 24 or 32 bytes); the first encrypts. */
+  readonly keys?: readonly Uint8Array[];
+  /** Packet label: only members with the same label can talk. */
+  readonly label?: string;
+  /** Directory for the agent's state (`peers.json`, rejoined on start). */
+  readonly dataDir?: string;
+  /** Serve the HTTP API and dashboard on this `host:port`. */
+  readonly http?: string;
+  /** Token required by the API's mutating routes (then callers need not be on loopback). */
+  readonly httpToken?: string;
+  /** Datagram transport (default: the runtime's, see `agentTransport`). */
+  readonly transport?: DatagramBinder;
+  /** Period of the dashboard's health updates, ms. */
+  readonly healthIntervalMs?: number;
+}
+
+/** A running agent. */
+export interface Agent {
+  /** The cluster member. */
+  readonly node: ShoalNode;
+  /** Last-change times of members. */
+  readonly tracker: ChangeTracker;
+  /** The HTTP server, when `http` was given. */
+  readonly http: HttpServer | undefined;
+  /** Peers rejoined from the data directory. */
+  readonly rejoined: readonly string[];
+  /** Resolves once the agent has shut down (by {@linkcode Agent.shutdown} or `POST /v1/leave`). */
+  readonly done: Promise<void>;
+  /** Optionally leave gracefully, then stop everything. Idempotent. */
+  shutdown(options?: { readonly leave?: boolean }): Promise<void>;
+}
+
+/**
+ * Start an agent. Rejects with {@linkcode AgentBindError} when the UDP or HTTP address is taken
+ * (nothing is left open then), with `ConfigError`, `AddressError`, `TagError` or
+ * `SecureCodecError` for bad options.
+ *
+ * @example
+ * ```ts ignore
+ * const agent = await startAgent({ name: "a", bind: "127.0.0.1:7946", http: "127.0.0.1:7373" });
+ * await agent.shutdown({ leave: true });
+ * ```
+ */
+export async function startAgent(options: AgentOptions): Promise<Agent> {
+  resolveConfig(options.profile ?? "lan", options.tune ?? {}); // fail before binding anything
+  const meta = encodeTags(options.tags ?? {});
+  const codec = createSecureCodec(memberlistCodec, { keys: options.keys, label: options.label });
+  const httpAddress = options.http === undefined ? undefined : parseAddress(options.http, 7373);
+  const rejoined = options.dataDir ? await readPeers(options.dataDir) : [];
+  const seeds = [...new Set([...(options.join ?? []), ...rejoined])];
+  const transport = options.transport ?? await agentTransport();
+  const node = await bindOrExplain("UDP", options.bind, () =>
+    createNode({
+      name: options.name,
+      bind: options.bind,
+      advertise: options.advertise,
+      seeds,
+      meta,
+      preset: options.profile,
+      config: options.tune,
+      codec,
+      transport,
+    }));
+  const tracker = new ChangeTracker(node);
+  let snapshot: PeerSnapshot | undefined;
+  let api: Api | undefined;
+  let http: HttpServer | undefined;
+  let resolveDone!: () => void;
+  const done = new Promise<void>((r) => (resolveDone = r));
+  let stopping: Promise<void> | undefined;
+
+  const shutdown = (opts: { readonly leave?: boolean } = {}): Promise<void> =>
+    stopping ??= (async () => {
+      if (opts.leave && !node.closed) await node.leave().catch(() => {});
+      api?.close();
+      await http?.close();
+      await snapshot?.close();
+      tracker.close();
+      await node.close();
+      resolveDone();
+    })();
+
+  try {
+    if (options.dataDir) snapshot = await PeerSnapshot.open(options.dataDir, node);
+    if (httpAddress) {
+      api = createApi({
+        view: node,
+        tracker,
+        token: options.httpToken || undefined,
+        healthIntervalMs: options.healthIntervalMs,
+        onLeft: () => void shutdown(),
+      });
+      const handler = api.handle;
+      http = await bindOrExplain(
+        "HTTP",
+        options.http!,
+        () => serveHttp({ host: httpAddress.host, port: httpAddress.port, handler }),
+      );
+    }
+  } catch (error) {
+    await shutdown();
+    throw error;
+  }
+  return { node, tracker, http, rejoined, done, shutdown };
+}
+
+async function bindOrExplain<T>(
+  socket: "UDP" | "HTTP",
+  address: string,
+  bind: () => Promise<T>,
+): Promise<T> {
+  try {
+    return await bind();
+  } catch (error) {
+    if (error instanceof AddressInUseError) {
+      throw new AgentBindError(socket, address, { cause: error });
+    }
+    throw error;
+  }
+}

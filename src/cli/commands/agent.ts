@@ -1,0 +1,215 @@
+/**
+ * `shoal agent`: run a cluster member until SIGINT/SIGTERM, then leave gracefully.
+ *
+ * @module
+ */
+
+import { hostname } from "node:os";
+import process from "node:process";
+import { parseArgs } from "node:util";
+import { AddressError, parseAddress } from "../../core/address.ts";
+import { ConfigError, type ConfigPreset, resolveConfig } from "../../core/config.ts";
+import { type Agent, AgentBindError, type AgentOptions, startAgent } from "../../agent/agent.ts";
+import { eventJson } from "../../agent/json.ts";
+import { MAX_LABEL_LENGTH, SecureCodecError } from "../../agent/secure_codec.ts";
+import { encodeTags, parseTagArgs, TagError, type Tags } from "../../agent/tags.ts";
+import type { Command } from "../command.ts";
+import { eventLine } from "../format.ts";
+import { parseTune } from "../tune.ts";
+import { CommandError, parsing, UsageError } from "../usage.ts";
+
+const HELP = `Usage: shoal agent [options]
+
+Run a cluster member until interrupted (SIGINT/SIGTERM), then leave gracefully.
+
+Options:
+  --name NAME          member name, unique in the cluster (default: the host name)
+  --bind HOST:PORT     UDP address to bind (default 0.0.0.0:7946)
+  --advertise HOST:PORT
+                       address other members should use (default: the bound one)
+  --join HOST:PORT,... members to join through (repeatable, comma-separated)
+  --profile P          timing preset: lan (default), wan or local
+  --meta KEY=VALUE     a tag, announced as metadata (repeatable)
+  --key BASE64         gossip encryption key, 16/24/32 bytes (repeatable; the first
+                       encrypts, all decrypt; make one with 'shoal keygen')
+  --label LABEL        packet label: only members with the same label can talk
+  --data-dir DIR       keep state here (peers.json: rejoined on the next start)
+  --http HOST:PORT     serve the HTTP API and the dashboard (e.g. 127.0.0.1:7373)
+  --http-token TOKEN   token for mutating API calls (default $SHOAL_HTTP_TOKEN); without
+                       one only loopback callers may join or leave
+  --tune KEY=VALUE     override a protocol setting, e.g. probeInterval=200 (repeatable)
+  --json               print each membership event as one JSON object per line
+  -h, --help           show this help
+
+Events go to stdout; agent messages go to stderr.
+Example:
+  shoal agent --name a --bind 127.0.0.1:7946 --http 127.0.0.1:7373 --meta role=web
+  shoal agent --name b --bind 127.0.0.1:7947 --join 127.0.0.1:7946`;
+
+const PROFILES: readonly ConfigPreset[] = ["lan", "wan", "local"];
+
+function parseKey(text: string): Uint8Array {
+  let bytes: Uint8Array;
+  try {
+    const bin = atob(text.trim());
+    bytes = Uint8Array.from(bin, (c) => c.charCodeAt(0));
+  } catch {
+    throw new UsageError("--key must be base64");
+  }
+  if (![16, 24, 32].includes(bytes.length)) {
+    throw new UsageError(`--key must decode to 16, 24 or 32 bytes, got ${bytes.length}`);
+  }
+  return bytes;
+}
+
+/** What the command line asks for: agent options, output mode, or just help. */
+export interface AgentCommandOptions extends AgentOptions {
+  /** Print events as JSON lines. */
+  readonly json: boolean;
+}
+
+/**
+ * Turn the command line into agent options (`"help"` for `--help`); every mistake is a
+ * {@linkcode UsageError}.
+ */
+export function agentOptions(args: string[]): AgentCommandOptions | "help" {
+  const { values } = parsing(() =>
+    parseArgs({
+      args,
+      strict: true,
+      allowPositionals: false,
+      options: {
+        name: { type: "string" },
+        bind: { type: "string", default: "0.0.0.0:7946" },
+        advertise: { type: "string" },
+        join: { type: "string", multiple: true, default: [] },
+        profile: { type: "string", default: "lan" },
+        meta: { type: "string", multiple: true, default: [] },
+        key: { type: "string", multiple: true, default: [] },
+        label: { type: "string" },
+        "data-dir": { type: "string" },
+        http: { type: "string" },
+        "http-token": { type: "string" },
+        tune: { type: "string", multiple: true, default: [] },
+        json: { type: "boolean", default: false },
+        help: { type: "boolean", short: "h", default: false },
+      },
+    })
+  );
+  if (values.help) return "help";
+  const name = values.name ?? hostname();
+  if (name === "") throw new UsageError("--name must not be empty");
+  const profile = values.profile as ConfigPreset;
+  if (!PROFILES.includes(profile)) {
+    throw new UsageError(`--profile must be one of ${PROFILES.join(", ")}, got "${profile}"`);
+  }
+  const join = values.join.flatMap((j) => j.split(",")).map((j) => j.trim()).filter(Boolean);
+  const check = (flag: string, addr: string) => {
+    try {
+      parseAddress(addr, flag === "--http" ? 7373 : 7946);
+    } catch (error) {
+      if (error instanceof AddressError) throw new UsageError(`${flag}: ${error.message}`);
+      throw error;
+    }
+  };
+  check("--bind", values.bind);
+  if (values.advertise) check("--advertise", values.advertise);
+  for (const j of join) check("--join", j);
+  if (values.http) check("--http", values.http);
+  let tags: Tags;
+  try {
+    tags = parseTagArgs(values.meta);
+    encodeTags(tags); // size check
+  } catch (error) {
+    if (error instanceof TagError) throw new UsageError(error.message);
+    throw error;
+  }
+  const label = values.label ?? "";
+  if (new TextEncoder().encode(label).length > MAX_LABEL_LENGTH) {
+    throw new UsageError(`--label must be at most ${MAX_LABEL_LENGTH} bytes`);
+  }
+  const tune = parseTune(values.tune);
+  try {
+    resolveConfig(profile, tune);
+  } catch (error) {
+    if (error instanceof ConfigError) throw new UsageError(`--tune: ${error.message}`);
+    throw error;
+  }
+  const token = values["http-token"] ?? process.env.SHOAL_HTTP_TOKEN ?? "";
+  return {
+    name,
+    bind: values.bind,
+    advertise: values.advertise,
+    join,
+    profile,
+    tune,
+    tags,
+    keys: values.key.map(parseKey),
+    label,
+    dataDir: values["data-dir"],
+    http: values.http,
+    httpToken: token || undefined,
+    json: values.json,
+  };
+}
+
+const log = (line: string) => console.error(`shoal agent: ${line}`);
+
+async function run(args: string[]): Promise<number> {
+  const options = agentOptions(args);
+  if (options === "help") {
+    console.log(HELP);
+    return 0;
+  }
+  let agent: Agent;
+  try {
+    agent = await startAgent(options);
+  } catch (error) {
+    if (error instanceof AgentBindError) throw new CommandError(error.message);
+    if (error instanceof SecureCodecError || error instanceof TagError) {
+      throw new UsageError(error.message);
+    }
+    throw error;
+  }
+  const node = agent.node;
+  node.onEvent((event) => {
+    console.log(options.json ? JSON.stringify(eventJson(event)) : eventLine(eventJson(event)));
+  });
+  log(`${node.name} listening on ${node.address.host}:${node.address.port} (udp)`);
+  if (agent.http) {
+    const host = agent.http.host.includes(":") ? `[${agent.http.host}]` : agent.http.host;
+    log(`http api and dashboard on http://${host}:${agent.http.port}/`);
+  }
+  const seeds = [...new Set([...(options.join ?? []), ...agent.rejoined])];
+  if (seeds.length) log(`joining ${seeds.join(", ")}`);
+
+  let signals = 0;
+  const onSignal = (signal: string) => {
+    if (++signals > 1) {
+      log(`${signal} again: stopping without waiting`);
+      process.exit(1);
+    }
+    log(`${signal}: leaving the cluster (press Ctrl-C again to force)`);
+    agent.shutdown({ leave: true }).catch(() => {});
+  };
+  const onInt = () => onSignal("SIGINT");
+  const onTerm = () => onSignal("SIGTERM");
+  process.on("SIGINT", onInt);
+  process.on("SIGTERM", onTerm);
+  try {
+    await agent.done;
+  } finally {
+    process.off("SIGINT", onInt);
+    process.off("SIGTERM", onTerm);
+  }
+  log(`${node.name} left; bye`);
+  return 0;
+}
+
+/** `shoal agent`. */
+export const agentCommand: Command = {
+  name: "agent",
+  summary: "run a cluster member (until Ctrl-C, then leave)",
+  help: HELP,
+  run,
+};

@@ -1,0 +1,207 @@
+/**
+ * The agent's HTTP API as a runtime-neutral `(Request, remote address) → Response` handler:
+ *
+ * | route | what |
+ * |---|---|
+ * | `GET /` | the live dashboard (HTML) |
+ * | `GET /v1/members?status=alive,suspect` | `{"members": [...]}` |
+ * | `GET /v1/members/:name` | one member, or 404 |
+ * | `GET /v1/health` | health score, local state, counts by state |
+ * | `POST /v1/join` `{"addresses": ["host:port", ...]}` | announce to more members |
+ * | `POST /v1/leave` | leave gracefully (then the agent shuts down) |
+ * | `GET /v1/events` | Server-Sent Events (see `sse.ts`) |
+ * | `GET /metrics` | Prometheus text |
+ *
+ * Every refusal is a 4xx with a JSON body `{"error": "..."}`; the mutating routes follow the
+ * rule in `auth.ts`.
+ *
+ * @module
+ */
+
+import { AddressError, parseAddress } from "../core/address.ts";
+import type { MemberState } from "../core/member.ts";
+import { healthReport, MEMBER_STATES } from "../agent/health.ts";
+import { memberJson } from "../agent/json.ts";
+import type { ChangeTracker } from "../agent/tracker.ts";
+import type { ClusterView } from "../agent/view.ts";
+import { authorizeMutation } from "./auth.ts";
+import { dashboardHtml } from "./dashboard.ts";
+import { METRICS_CONTENT_TYPE, renderMetrics } from "./metrics.ts";
+import { errorResponse, HttpError, jsonResponse, readJsonObject } from "./responses.ts";
+import { EventStreams } from "./sse.ts";
+
+/** Handles one request; `remote` is the caller's IP address. */
+export type RequestHandler = (req: Request, remote: string) => Promise<Response>;
+
+/** Options of {@linkcode createApi}. */
+export interface ApiOptions {
+  /** The member served. */
+  readonly view: ClusterView;
+  /** Last-change times of members. */
+  readonly tracker: ChangeTracker;
+  /** Token required by mutating routes; without one they accept loopback callers only. */
+  readonly token?: string;
+  /** Called after `POST /v1/leave` has been answered (the agent shuts down). */
+  readonly onLeft?: () => void;
+  /** Period of SSE `health` events, ms. */
+  readonly healthIntervalMs?: number;
+}
+
+/** The API: its handler, and `close` to end open event streams. */
+export interface Api {
+  /** Serve one request. Never throws: failures become 4xx/5xx JSON responses. */
+  readonly handle: RequestHandler;
+  /** End every open event stream (before the server shuts down). */
+  close(): void;
+}
+
+/** Most addresses one join request may carry. */
+const MAX_JOIN_ADDRESSES = 64;
+
+type Route = Partial<Record<"GET" | "POST", (req: Request, remote: string) => Promise<Response>>>;
+
+/**
+ * Build the API for a member.
+ *
+ * @example
+ * ```ts ignore
+ * const api = createApi({ view: node, tracker: new ChangeTracker(node) });
+ * const res = await api.handle(new Request("http://x/v1/health"), "127.0.0.1");
+ * ```
+ */
+export function createApi(options: ApiOptions): Api {
+  const { view, tracker } = options;
+  const streams = new EventStreams({
+    view,
+    tracker,
+    healthIntervalMs: options.healthIntervalMs,
+  });
+  let leaving = false;
+
+  const mutation = (
+    fn: (req: Request) => Promise<Response>,
+  ): (req: Request, remote: string) => Promise<Response> =>
+  (req, remote) => {
+    authorizeMutation(req, remote, options.token);
+    return fn(req);
+  };
+
+  const routes: Record<string, Route> = {
+    "/": {
+      GET: () =>
+        Promise.resolve(
+          new Response(dashboardHtml(), {
+            headers: {
+              "content-type": "text/html; charset=utf-8",
+              "cache-control": "no-store",
+              "content-security-policy":
+                "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; " +
+                "connect-src 'self'; img-src data:",
+            },
+          }),
+        ),
+    },
+    "/v1/members": {
+      GET: (req) => {
+        const states = parseStatus(new URL(req.url).searchParams.get("status"));
+        const members = view.members()
+          .filter((m) => states === undefined || states.includes(m.state))
+          .sort((a, b) => a.name < b.name ? -1 : a.name > b.name ? 1 : 0)
+          .map((m) => memberJson(m, tracker.changedAt(m.name)));
+        return Promise.resolve(jsonResponse(200, { members }));
+      },
+    },
+    "/v1/health": { GET: () => Promise.resolve(jsonResponse(200, healthReport(view))) },
+    "/v1/events": { GET: () => Promise.resolve(streams.open()) },
+    "/metrics": {
+      GET: () =>
+        Promise.resolve(
+          new Response(renderMetrics(view), { headers: { "content-type": METRICS_CONTENT_TYPE } }),
+        ),
+    },
+    "/v1/join": {
+      POST: mutation(async (req) => {
+        const body = await readJsonObject(req);
+        const addresses = body.addresses;
+        if (
+          !Array.isArray(addresses) || addresses.length === 0 ||
+          !addresses.every((a) => typeof a === "string")
+        ) {
+          throw new HttpError(400, '"addresses" must be a non-empty array of "host:port" strings');
+        }
+        if (addresses.length > MAX_JOIN_ADDRESSES) {
+          throw new HttpError(400, `at most ${MAX_JOIN_ADDRESSES} addresses per request`);
+        }
+        for (const a of addresses as string[]) {
+          try {
+            parseAddress(a);
+          } catch (error) {
+            if (error instanceof AddressError) throw new HttpError(400, error.message);
+            throw error;
+          }
+        }
+        if (leaving) throw new HttpError(409, "this agent is leaving");
+        view.join(addresses as string[]);
+        return jsonResponse(200, { ok: true, addresses });
+      }),
+    },
+    "/v1/leave": {
+      POST: mutation(async (req) => {
+        await readJsonObject(req);
+        leaving = true;
+        await view.leave();
+        if (options.onLeft) setTimeout(options.onLeft, 50);
+        return jsonResponse(200, { ok: true, name: view.name, state: view.localMember().state });
+      }),
+    },
+  };
+
+  const handle: RequestHandler = async (req, remote) => {
+    try {
+      const path = new URL(req.url).pathname;
+      let route = routes[path];
+      let memberName: string | undefined;
+      if (!route && path.startsWith("/v1/members/")) {
+        try {
+          memberName = decodeURIComponent(path.slice("/v1/members/".length));
+        } catch {
+          throw new HttpError(400, "malformed member name in the path");
+        }
+        if (memberName === "") throw new HttpError(404, "no such route");
+        route = { GET: () => Promise.resolve(oneMember(memberName!)) };
+      }
+      if (!route) throw new HttpError(404, `no such route: ${path}`);
+      const method = req.method === "HEAD" ? "GET" : req.method;
+      const fn = route[method as "GET" | "POST"];
+      if (!fn) {
+        throw new HttpError(405, `method ${req.method} not allowed here`, {
+          allow: Object.keys(route).join(", "),
+        });
+      }
+      return await fn(req, remote);
+    } catch (error) {
+      if (error instanceof HttpError) return errorResponse(error);
+      return jsonResponse(500, { error: `internal error: ${(error as Error)?.message ?? error}` });
+    }
+  };
+
+  function oneMember(name: string): Response {
+    const m = view.member(name);
+    if (!m) throw new HttpError(404, `no member named ${JSON.stringify(name)}`);
+    return jsonResponse(200, memberJson(m, tracker.changedAt(m.name)));
+  }
+
+  return { handle, close: () => streams.closeAll() };
+}
+
+/** Parse `?status=alive,suspect`; `undefined` means every state. */
+function parseStatus(text: string | null): MemberState[] | undefined {
+  if (text === null || text === "") return undefined;
+  const states = text.split(",").map((s) => s.trim());
+  for (const s of states) {
+    if (!MEMBER_STATES.includes(s as MemberState)) {
+      throw new HttpError(400, `unknown status "${s}": use ${MEMBER_STATES.join(", ")}`);
+    }
+  }
+  return states as MemberState[];
+}

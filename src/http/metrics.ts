@@ -1,0 +1,143 @@
+/**
+ * Prometheus text exposition (format 0.0.4) of a member's counters, for `GET /metrics`.
+ *
+ * @module
+ */
+
+import type { DecodeErrorKind } from "../core/codec.ts";
+import { RTT_BUCKETS } from "../core/stats.ts";
+import { countByState, findHealthScore, MEMBER_STATES } from "../agent/health.ts";
+import type { ClusterView } from "../agent/view.ts";
+
+/** The `Content-Type` of {@linkcode renderMetrics}' output. */
+export const METRICS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8";
+
+/** Decode error kinds always exported (as 0 until seen), so dashboards see every series. */
+const DECODE_ERROR_KINDS: readonly DecodeErrorKind[] = [
+  "empty",
+  "truncated",
+  "oversized",
+  "unknown-type",
+  "bad-msgpack",
+  "bad-field",
+  "bad-crc",
+  "bad-compression",
+  "too-deep",
+  "too-many-parts",
+  "bad-label",
+  "decrypt-failed",
+];
+
+/** Escape a label value: backslash, double quote and newline. */
+function labelValue(v: string): string {
+  return v.replace(/\\/g, "\\\\").replace(/"/g, '\\"').replace(/\n/g, "\\n");
+}
+
+/** Prometheus float formatting. */
+function num(v: number): string {
+  if (Number.isNaN(v)) return "NaN";
+  if (v === Infinity) return "+Inf";
+  if (v === -Infinity) return "-Inf";
+  return String(v);
+}
+
+class Exposition {
+  readonly lines: string[] = [];
+  metric(
+    name: string,
+    type: "counter" | "gauge" | "histogram",
+    help: string,
+    samples: [labels: Record<string, string>, value: number][],
+  ): void {
+    this.lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`);
+    for (const [labels, value] of samples) this.sample(name, labels, value);
+  }
+  sample(name: string, labels: Record<string, string>, value: number): void {
+    const keys = Object.keys(labels);
+    const l = keys.length
+      ? `{${keys.map((k) => `${k}="${labelValue(labels[k])}"`).join(",")}}`
+      : "";
+    this.lines.push(`${name}${l} ${num(value)}`);
+  }
+}
+
+/**
+ * Render `view`'s metrics: members by state, probes, suspicions, dead declarations, local
+ * health, traffic, decode errors by kind, broadcast queue depth and the probe RTT histogram
+ * (in seconds, as Prometheus prefers).
+ *
+ * @example
+ * ```ts ignore
+ * const text = renderMetrics(node);
+ * // # TYPE shoal_members gauge
+ * // shoal_members{state="alive"} 3 ...
+ * ```
+ */
+export function renderMetrics(view: ClusterView): string {
+  const stats = view.stats();
+  const core = stats.core;
+  const t = stats.transport;
+  const out = new Exposition();
+  const counts = countByState(view.members());
+
+  out.metric("shoal_info", "gauge", "The local member (always 1).", [[{ name: view.name }, 1]]);
+  out.metric(
+    "shoal_members",
+    "gauge",
+    "Members by state as the local member sees them, itself included.",
+    MEMBER_STATES.map((s) => [{ state: s }, counts[s]]),
+  );
+  const c = (name: string, help: string, value: number) =>
+    out.metric(name, "counter", help, [[{}, value]]);
+  c("shoal_probes_total", "Direct probes started.", core.probes);
+  c("shoal_probes_failed_total", "Probes that ended without an ack.", core.probesFailed);
+  c("shoal_indirect_probes_total", "Indirect probe requests sent.", core.indirectProbes);
+  c("shoal_acks_received_total", "Acks matched to our own probes.", core.acksReceived);
+  c("shoal_nacks_received_total", "Nacks received from intermediaries.", core.nacksReceived);
+  c("shoal_suspicions_raised_total", "Suspicions this member raised.", core.suspicionsRaised);
+  c(
+    "shoal_suspicions_refuted_total",
+    "Suspicions or deaths about this member that it refuted.",
+    core.refutations,
+  );
+  c(
+    "shoal_dead_declarations_total",
+    "Members this member declared dead when their suspicion expired.",
+    core.deadDeclared,
+  );
+  const score = findHealthScore(view);
+  out.metric(
+    "shoal_health_score",
+    "gauge",
+    "Lifeguard local health score (0 = healthy; reads 0 when the core does not expose it).",
+    [[{}, score ?? 0]],
+  );
+  c("shoal_packets_received_total", "UDP datagrams received.", t.packetsIn);
+  c("shoal_packets_sent_total", "UDP datagrams sent.", t.packetsOut);
+  c("shoal_bytes_received_total", "UDP bytes received.", t.bytesIn);
+  c("shoal_bytes_sent_total", "UDP bytes sent.", t.bytesOut);
+  c("shoal_send_errors_total", "Datagrams that failed to send.", t.sendErrors);
+  c("shoal_receive_errors_total", "Socket receive failures.", t.receiveErrors);
+  c("shoal_messages_received_total", "Messages decoded from datagrams.", core.messagesIn);
+  const kinds = new Set<string>([...DECODE_ERROR_KINDS, ...Object.keys(core.decodeErrors)]);
+  out.metric(
+    "shoal_decode_errors_total",
+    "counter",
+    "Datagrams dropped as undecodable, by kind.",
+    [...kinds].map((k) => [{ kind: k }, core.decodeErrors[k as DecodeErrorKind] ?? 0]),
+  );
+  out.metric("shoal_broadcast_queue_depth", "gauge", "Rumours waiting to be gossiped.", [
+    [{}, stats.queueDepth],
+  ]);
+  c("shoal_internal_errors_total", "Exceptions caught in the node's loops.", stats.internalErrors);
+
+  const h = core.probeRtt;
+  out.metric("shoal_probe_rtt_seconds", "histogram", "Round-trip time of successful probes.", []);
+  RTT_BUCKETS.forEach((ms, i) =>
+    out.sample("shoal_probe_rtt_seconds_bucket", { le: num(ms / 1000) }, h.counts[i] ?? 0)
+  );
+  out.sample("shoal_probe_rtt_seconds_bucket", { le: "+Inf" }, h.count);
+  out.sample("shoal_probe_rtt_seconds_sum", {}, h.sum / 1000);
+  out.sample("shoal_probe_rtt_seconds_count", {}, h.count);
+  return out.lines.join("\n") + "\n";
+}

@@ -1,0 +1,106 @@
+/**
+ * `GET /v1/events`: membership as Server-Sent Events. A stream opens with one `snapshot`
+ * (every member and the health report), then sends one `member` event per membership event
+ * and a `health` event every few seconds (which also keeps idle connections open).
+ *
+ * ```
+ * event: snapshot
+ * data: {"self":"a","members":[...],"health":{...}}
+ *
+ * event: member
+ * data: {"type":"suspect","member":{...},"time":"2026-01-01T00:00:00.000Z"}
+ * ```
+ *
+ * @module
+ */
+
+import { healthReport } from "../agent/health.ts";
+import { eventJson, memberJson } from "../agent/json.ts";
+import type { ChangeTracker } from "../agent/tracker.ts";
+import type { ClusterView } from "../agent/view.ts";
+
+/** A client this far behind (queued chunks) is disconnected rather than buffered forever. */
+const MAX_QUEUED_CHUNKS = 10_000;
+
+/** Options of {@linkcode EventStreams}. */
+export interface EventStreamOptions {
+  /** The member whose view is streamed. */
+  readonly view: ClusterView;
+  /** Last-change times for the snapshot. */
+  readonly tracker: ChangeTracker;
+  /** Period of `health` events, ms (default 2000). */
+  readonly healthIntervalMs?: number;
+}
+
+/** Opens event streams and can end them all (on shutdown). */
+export class EventStreams {
+  readonly #options: EventStreamOptions;
+  readonly #open = new Set<() => void>();
+
+  /** Create the stream factory. */
+  constructor(options: EventStreamOptions) {
+    this.#options = options;
+  }
+
+  /** Number of connected clients. */
+  get size(): number {
+    return this.#open.size;
+  }
+
+  /** A new `text/event-stream` response. */
+  open(): Response {
+    const { view, tracker } = this.#options;
+    const encoder = new TextEncoder();
+    let end = () => {};
+    const stream = new ReadableStream<Uint8Array>({
+      start: (controller) => {
+        let ended = false;
+        const send = (event: string, data: unknown) => {
+          if (ended) return;
+          if ((controller.desiredSize ?? 0) < -MAX_QUEUED_CHUNKS) {
+            end();
+            return;
+          }
+          controller.enqueue(encoder.encode(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`));
+        };
+        // Snapshot and subscription in the same tick: no event can fall between them.
+        send("snapshot", {
+          self: view.name,
+          members: view.members().map((m) => memberJson(m, tracker.changedAt(m.name))),
+          health: healthReport(view),
+        });
+        const unsubscribe = view.onEvent((e) => send("member", eventJson(e)));
+        const timer = setInterval(
+          () => send("health", healthReport(view)),
+          this.#options.healthIntervalMs ?? 2000,
+        );
+        end = () => {
+          if (ended) return;
+          ended = true;
+          unsubscribe();
+          clearInterval(timer);
+          this.#open.delete(end);
+          try {
+            controller.close();
+          } catch {
+            // already closed or cancelled
+          }
+        };
+        this.#open.add(end);
+      },
+      cancel: () => end(),
+    });
+    return new Response(stream, {
+      headers: {
+        "content-type": "text/event-stream; charset=utf-8",
+        "cache-control": "no-store",
+        "x-accel-buffering": "no",
+      },
+    });
+  }
+
+  /** End every open stream. */
+  closeAll(): void {
+    for (const end of [...this.#open]) end();
+  }
+}
