@@ -149,10 +149,17 @@ describe("membership rules", () => {
     const effects = feed({ type: "suspect", node: "b", incarnation: 1, from: "c" });
     const timer = effects.find((e) => e.type === "schedule" && e.timer.kind === "suspicion");
     assert.ok(timer && timer.type === "schedule");
-    // n = 3 members: min = 4 s, k = 0, so the timeout is exactly min.
-    assert.equal(timer.delay, 4000);
-    advance(3999);
-    assert.deepEqual(events(swim.handleTimer(timer.timer)), []);
+    // n = 3 members: min = 4 s, k = 0, so the timeout is exactly min. The timer wakes at the
+    // halfway point to re-gossip the accusation, then again at the end.
+    assert.equal(timer.delay, 2000);
+    advance(2000);
+    const half = swim.handleTimer(timer.timer);
+    assert.deepEqual(events(half), []);
+    const again = half.find((e) => e.type === "schedule" && e.timer.kind === "suspicion");
+    assert.ok(again && again.type === "schedule");
+    assert.equal(again.delay, 2000);
+    advance(1999);
+    assert.deepEqual(events(swim.handleTimer(timer.timer)), [], "not before the timeout");
     advance(1);
     assert.deepEqual(events(swim.handleTimer(timer.timer)), ["dead:b"]);
     assert.equal(swim.stats.deadDeclared, 1);
