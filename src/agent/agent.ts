@@ -70,6 +70,8 @@ export interface Agent {
   readonly tracker: ChangeTracker;
   /** The HTTP server, when `http` was given. */
   readonly http: HttpServer | undefined;
+  /** Name of the datagram transport in use (`deno`, `bun` or `node`). */
+  readonly transport: string;
   /** Peers rejoined from the data directory. */
   readonly rejoined: readonly string[];
   /** Resolves once the agent has shut down (by {@linkcode Agent.shutdown} or `POST /v1/leave`). */
@@ -149,7 +151,7 @@ export async function startAgent(options: AgentOptions): Promise<Agent> {
     await shutdown();
     throw error;
   }
-  return { node, tracker, http, rejoined, done, shutdown };
+  return { node, tracker, http, transport: transport.name, rejoined, done, shutdown };
 }
 
 async function bindOrExplain<T>(

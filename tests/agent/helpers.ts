@@ -126,7 +126,7 @@ export class ShoalProcess {
 
   /** The UDP port it bound (from its startup line). */
   async udpPort(): Promise<number> {
-    return Number((await this.waitFor(/listening on [^ ]+:(\d+) \(udp\)/))[1]);
+    return Number((await this.waitFor(/listening on [^ ]+:(\d+) \(udp/))[1]);
   }
 
   /** The HTTP address it serves (from its startup line). */

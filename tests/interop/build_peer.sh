@@ -10,10 +10,11 @@ bin="$out/peer"
 gocode=/usr/share/gocode
 
 if ! command -v go >/dev/null 2>&1 || [ ! -d "$gocode/src/github.com/hashicorp/memberlist" ]; then
+  command -v apt-get >/dev/null 2>&1 || { echo "build_peer: Go missing and no apt-get" >&2; exit 1; }
   sudo=""
   if [ "$(id -u)" -ne 0 ]; then
     command -v sudo >/dev/null 2>&1 || { echo "build_peer: need root or sudo to install Go" >&2; exit 1; }
-    sudo="sudo"
+    sudo="sudo -n" # never prompt: fail instead
   fi
   export DEBIAN_FRONTEND=noninteractive
   $sudo apt-get update -qq >/dev/null

@@ -48,6 +48,8 @@ export class MiniPeer {
   readonly streams: StreamMessage[] = [];
   /** Inbound packets or streams that failed to decode, by kind or message. */
   readonly rejected: string[] = [];
+  /** The encryption version byte of every datagram received (with a keyring). */
+  readonly blobVersions: number[] = [];
   readonly name: string;
   readonly #options: MiniPeerOptions;
   readonly #security: PacketSecurity;
@@ -181,6 +183,7 @@ export class MiniPeer {
 
   async #onDatagram(bytes: Uint8Array, from: PeerAddress): Promise<void> {
     let messages: Message[];
+    if (this.#options.security?.keyring) this.blobVersions.push(bytes[0]);
     try {
       messages = decodePacket(await this.#security.open(bytes));
     } catch (e) {

@@ -19,7 +19,7 @@ import {
   type PushPull,
   type StreamMessage,
 } from "../../src/wire/mod.ts";
-import { GoPeer, goPeerBinary, stopAllGoPeers } from "./go_peer.ts";
+import { GoPeer, goPeerBinary, sleep, stopAllGoPeers } from "./go_peer.ts";
 import { MiniPeer } from "./mini_peer.ts";
 
 const binary = await goPeerBinary();
@@ -126,11 +126,22 @@ async function exchangeSteps(go: GoPeer, ts: MiniPeer, steps: string[]): Promise
   steps.push("a Go broadcast reaches us piggy-backed on gossip");
   assert.equal((await go.command("broadcast bcast-from-go")).ok, true);
   await ts.waitForPacket((m) => m.type === "user" && text(m) === "bcast-from-go");
+
+  // a few of Go's probe rounds later we are still alive to it (our acks work)
+  steps.push("soak: Go keeps probing us");
+  const pings = ts.packets.filter((m) => m.type === "ping").length;
+  await sleep(1200);
+  assert.ok(ts.packets.filter((m) => m.type === "ping").length > pings, "Go stopped probing us");
+  const me = (await go.members()).find((m) => m.name === ts.name);
+  assert.equal(me?.state, "alive");
 }
+
+/** Go's timing for these tests: fast probes so a short soak covers several rounds. */
+const FAST = { probeInterval: 200, probeTimeout: 100, gossipInterval: 50 };
 
 describe("interop with Go memberlist 0.2.2 (wire level)", () => {
   test("plaintext, compression on (Go's default)", T, async () => {
-    const go = await GoPeer.start(binary.path!, { name: "go-plain" });
+    const go = await GoPeer.start(binary.path!, { ...FAST, name: "go-plain" });
     const ts = await mini({ name: "ts-plain" });
     await fullExchange(go, ts);
     assert.deepEqual(ts.rejected, []);
@@ -138,7 +149,7 @@ describe("interop with Go memberlist 0.2.2 (wire level)", () => {
   });
 
   test("plaintext, compression off on both sides", T, async () => {
-    const go = await GoPeer.start(binary.path!, { name: "go-nocomp", compress: false });
+    const go = await GoPeer.start(binary.path!, { ...FAST, name: "go-nocomp", compress: false });
     const ts = await mini({ name: "ts-nocomp", compress: false });
     await fullExchange(go, ts);
     assert.deepEqual(ts.rejected, []);
@@ -146,7 +157,7 @@ describe("interop with Go memberlist 0.2.2 (wire level)", () => {
   });
 
   test("encrypted (AES-128, version 1), we compress streams like Go", T, async () => {
-    const go = await GoPeer.start(binary.path!, { name: "go-enc", keys: [KEY_B64] });
+    const go = await GoPeer.start(binary.path!, { ...FAST, name: "go-enc", keys: [KEY_B64] });
     const ts = await mini({
       name: "ts-enc",
       compress: true,
@@ -157,13 +168,12 @@ describe("interop with Go memberlist 0.2.2 (wire level)", () => {
     assertClean(go);
   });
 
-  test("encryption version 0 both ways; a rotated keyring", T, async () => {
-    // Go speaking protocol 1 encrypts with version 0; we send version 0 too.
+  test("we encrypt with version 0; a rotated keyring", T, async () => {
     const aes256 = crypto.getRandomValues(new Uint8Array(32));
     const go = await GoPeer.start(binary.path!, {
+      ...FAST,
       name: "go-v0",
       keys: [formatKey(aes256), KEY_B64],
-      protocol: 1,
     });
     // Our primary is Go's secondary key: Go decrypts with any key of its ring.
     const ring = new Keyring(KEY, [aes256]);
@@ -174,6 +184,21 @@ describe("interop with Go memberlist 0.2.2 (wire level)", () => {
     const seq = ts.nextSeq();
     await ts.send(go.address, [ts.ping(go.name, seq)]);
     await ts.waitForPacket(isAck(seq));
+    assert.deepEqual(ts.rejected, []);
+    assertClean(go);
+  });
+
+  test("Go speaking protocol 1 encrypts with version 0: we decrypt it", T, async () => {
+    // (A protocol-1 node replaces push/pull ports with its own, so only pings here.)
+    const go = await GoPeer.start(binary.path!, { name: "go-p1", keys: [KEY_B64], protocol: 1 });
+    const ts = await mini({ name: "ts-p1", security: { keyring: new Keyring(KEY) } });
+    const seq = ts.nextSeq();
+    await ts.send(go.address, [ts.ping(go.name, seq)]);
+    await ts.waitForPacket(isAck(seq));
+    assert.deepEqual(ts.blobVersions, [0]);
+    const tcpSeq = ts.nextSeq();
+    const ack = await ts.request(go.address, { ...ts.ping(go.name, tcpSeq) } as StreamMessage);
+    assert.deepEqual(ack, { type: "ack", seqNo: tcpSeq, payload: null });
     assert.deepEqual(ts.rejected, []);
     assertClean(go);
   });
