@@ -21,11 +21,17 @@ import type { DatagramBinder, DatagramTransport, TransportStats } from "../trans
 import { memberlistCodec } from "../wire/codec.ts";
 import { pickAdvertiseHost } from "./advertise.ts";
 import { EventHub } from "./events.ts";
+import { loadState, saveState, startingIncarnation } from "./persist.ts";
 
 /** Options of {@linkcode createNode}. */
 export interface NodeOptions {
-  /** Unique member name. */
-  readonly name: string;
+  /** Unique member name (may be omitted when `dataDir` remembers one). */
+  readonly name?: string;
+  /**
+   * A directory to remember the name and incarnation in, so a restart rejoins at once with
+   * an incarnation above anything its previous life announced.
+   */
+  readonly dataDir?: string;
   /** Address to bind, `"host:port"` (default `"0.0.0.0:7946"`; port 0 picks one). */
   readonly bind?: string;
   /** Address others should use, `"host:port"` (default: the bound address, or a local IP). */
@@ -53,6 +59,8 @@ export interface NodeOptions {
 
 /** Statistics of a running node. */
 export interface NodeStats {
+  /** Local health score (Lifeguard awareness): 0 is healthy. */
+  readonly healthScore: number;
   /** Protocol counters. */
   readonly core: CoreStats;
   /** Socket counters. */
@@ -87,11 +95,16 @@ export class ShoalNode implements AsyncDisposable {
   /** The address others use to reach this node. */
   readonly address: PeerAddress;
 
+  readonly #dataDir: string | undefined;
+  #savedIncarnation = -1;
+  #saving: Promise<void> = Promise.resolve();
+
   /** @internal Use {@linkcode createNode}. */
-  constructor(swim: Swim, transport: DatagramTransport, address: PeerAddress) {
+  constructor(swim: Swim, transport: DatagramTransport, address: PeerAddress, dataDir?: string) {
     this.#swim = swim;
     this.#transport = transport;
     this.address = address;
+    this.#dataDir = dataDir;
   }
 
   /** @internal Called by {@linkcode createNode} once the socket is bound. */
@@ -186,9 +199,26 @@ export class ShoalNode implements AsyncDisposable {
     await settled;
   }
 
+  /**
+   * With `confirmDeaths` on: declare a member held as `unreachable` dead. Returns false if
+   * it is not unreachable (it may have refuted meanwhile).
+   */
+  confirmDead(name: string): boolean {
+    this.#assertOpen();
+    const { confirmed, effects } = this.#swim.confirmDead(name);
+    this.#apply(effects);
+    return confirmed;
+  }
+
+  /** Local health score (Lifeguard): 0 is healthy; probes slow down as it rises. */
+  get healthScore(): number {
+    return this.#swim.healthScore;
+  }
+
   /** Counters for metrics. */
   stats(): NodeStats {
     return {
+      healthScore: this.#swim.healthScore,
       core: this.#swim.stats,
       transport: this.#transport.stats,
       queueDepth: this.#swim.queueDepth,
@@ -210,6 +240,7 @@ export class ShoalNode implements AsyncDisposable {
     for (const w of this.#waiters.splice(0)) w.resolve();
     this.#hub.close();
     await this.#transport.close();
+    await this.#saving;
   }
 
   /** `await using` support: same as {@linkcode ShoalNode.close}. */
@@ -249,7 +280,21 @@ export class ShoalNode implements AsyncDisposable {
     this.#apply(effects);
   }
 
+  /** Persist our incarnation whenever it changes (data directory only), one write at a time. */
+  #persist(): void {
+    if (this.#dataDir === undefined) return;
+    const incarnation = this.#swim.localMember().incarnation;
+    if (incarnation === this.#savedIncarnation) return;
+    this.#savedIncarnation = incarnation;
+    const dir = this.#dataDir;
+    const state = { name: this.name, incarnation };
+    this.#saving = this.#saving.then(() => saveState(dir, state)).catch(() => {
+      this.#internalErrors++;
+    });
+  }
+
   #apply(effects: Effect[]): void {
+    this.#persist();
     for (const e of effects) {
       switch (e.type) {
         case "send":
@@ -291,8 +336,15 @@ export class ShoalNode implements AsyncDisposable {
  * ```
  */
 export async function createNode(options: NodeOptions): Promise<ShoalNode> {
-  if (!options || typeof options.name !== "string" || options.name === "") {
+  const persisted = options?.dataDir ? await loadState(options.dataDir) : undefined;
+  const name = options?.name ?? persisted?.name;
+  if (typeof name !== "string" || name === "") {
     throw new TypeError("createNode: `name` must be a non-empty string");
+  }
+  if (persisted && options.name !== undefined && persisted.name !== options.name) {
+    throw new Error(
+      `data directory ${options.dataDir} belongs to node "${persisted.name}", not "${name}"`,
+    );
   }
   const config = resolveConfig(options.preset ?? "lan", options.config ?? {});
   const bind = parseAddress(options.bind ?? "0.0.0.0:7946");
@@ -312,17 +364,18 @@ export async function createNode(options: NodeOptions): Promise<ShoalNode> {
     const rng = options.rng ?? { next: Math.random };
     const swim = new Swim({
       identity: {
-        name: options.name,
+        name,
         host: advertise.host,
         port: advertise.port,
         meta: options.meta,
+        incarnation: startingIncarnation(Date.now(), persisted),
       },
       config,
       codec: options.codec ?? memberlistCodec,
       now: () => performance.now(),
       rng,
     });
-    node = new ShoalNode(swim, transport, advertise);
+    node = new ShoalNode(swim, transport, advertise, options.dataDir);
     for (const [bytes, from] of pending.splice(0)) node.deliver(bytes, from);
     node.begin(
       seeds.filter((s) => formatAddress(s) !== formatAddress(advertise)),

@@ -47,7 +47,13 @@ export {
   encryptPayload,
 } from "./encryption.ts";
 export { formatKey, KEY_SIZES, Keyring, KeyringError, parseKey, validateKey } from "./keyring.ts";
-export { addLabelHeader, encodeLabel, LABEL_MAX_SIZE, stripLabelHeader } from "./label.ts";
+export {
+  addLabelHeader,
+  encodeLabel,
+  LABEL_MAX_SIZE,
+  type Labelled,
+  stripLabelHeader,
+} from "./label.ts";
 export { type SecurityOptions } from "./security.ts";
 export {
   createPacketSecurity,

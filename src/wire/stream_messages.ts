@@ -31,12 +31,12 @@ export const MAX_PUSH_NODES = 1_048_576;
 export const MAX_USER_BYTES = MAX_STREAM_MESSAGE;
 
 /** memberlist's node states as they appear in push/pull entries. */
-export const PushState = {
-  alive: 0,
-  suspect: 1,
-  dead: 2,
-  left: 3,
-} as const;
+export const PushState: {
+  readonly alive: 0;
+  readonly suspect: 1;
+  readonly dead: 2;
+  readonly left: 3;
+} = { alive: 0, suspect: 1, dead: 2, left: 3 };
 
 /** A node state code: 0 alive, 1 suspect, 2 dead, 3 left. */
 export type PushStateCode = (typeof PushState)[keyof typeof PushState];

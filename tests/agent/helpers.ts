@@ -76,9 +76,15 @@ export class ShoalProcess {
   #waiters: (() => void)[] = [];
   exited: Promise<number | null>;
 
-  constructor(runtime: Runtime, name: string, args: string[], env: Record<string, string> = {}) {
+  constructor(
+    runtime: Runtime,
+    name: string,
+    args: string[],
+    env: Record<string, string> = {},
+    command: [string, string[]] = cliArgv(runtime, args),
+  ) {
     this.name = name;
-    const [cmd, argv] = cliArgv(runtime, args);
+    const [cmd, argv] = command;
     this.child = spawn(cmd, argv, {
       cwd: root,
       stdio: ["ignore", "pipe", "pipe"],

@@ -3,7 +3,7 @@
  */
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { DEFAULT_VSN, lanConfig } from "../../src/core/config.ts";
+import { type ConfigOverrides, DEFAULT_VSN, resolveConfig } from "../../src/core/config.ts";
 import type { Effect } from "../../src/core/effects.ts";
 import type { Alive, Message } from "../../src/core/messages.ts";
 import { seededRng } from "../../src/core/rng.ts";
@@ -12,11 +12,11 @@ import { memberlistCodec } from "../../src/wire/codec.ts";
 
 const FROM = { host: "10.0.0.9", port: 7946 };
 
-function node(name = "me") {
+function node(name = "me", overrides: ConfigOverrides = {}) {
   let now = 1000;
   const swim = new Swim({
     identity: { name, host: "10.0.0.1", port: 7946 },
-    config: lanConfig,
+    config: resolveConfig("lan", overrides),
     codec: memberlistCodec,
     now: () => now,
     rng: seededRng(1),
@@ -123,14 +123,79 @@ describe("membership rules", () => {
     assert.equal(swim.localMember().incarnation, 2);
   });
 
-  test("a conflicting address for a live name is ignored", () => {
+  test("same name, new address: a conflict event, and the policy decides", () => {
+    const moved = { addr: new Uint8Array([10, 0, 0, 3]) };
+    for (const policy of ["reject", "replace-dead", "replace"] as const) {
+      const { swim, feed } = node("me", { conflictPolicy: policy });
+      swim.start();
+      feed(alive("b", 1));
+      const out = feed(alive("b", 5, moved));
+      const conflict = out.find((e) => e.type === "event" && e.event.type === "conflict");
+      if (policy === "replace") {
+        assert.equal(conflict, undefined);
+        assert.equal(swim.member("b")?.address, "10.0.0.3", policy);
+        continue;
+      }
+      assert.ok(conflict && conflict.type === "event", policy);
+      assert.deepEqual(conflict.event.conflict, { address: "10.0.0.3", port: 7946 });
+      assert.equal(swim.member("b")?.address, "10.0.0.2", policy);
+      assert.equal(swim.stats.conflicts, 1);
+      // Once the old holder is dead, "replace-dead" lets the new address take the name.
+      feed({ type: "dead", node: "b", incarnation: 1, from: "c" });
+      feed(alive("b", 6, moved));
+      assert.equal(swim.member("b")?.address, policy === "reject" ? "10.0.0.2" : "10.0.0.3");
+    }
+  });
+
+  test("confirmDeaths: an expired suspicion holds the member unreachable until confirmed", () => {
+    const { swim, feed, advance } = node("me", { confirmDeaths: true });
+    swim.start();
+    feed(alive("b", 1), alive("c", 1));
+    feed({ type: "suspect", node: "b", incarnation: 1, from: "c" });
+    advance(4000);
+    const out = swim.handleTimer({ kind: "suspicion", node: "b", token: 1 });
+    assert.deepEqual(events(out), ["unreachable:b"]);
+    assert.equal(swim.member("b")?.state, "unreachable");
+    assert.equal(swim.stats.deadDeclared, 0);
+    // It refutes: alive again, no death.
+    assert.deepEqual(events(feed(alive("b", 2))), ["alive:b"]);
+    assert.equal(swim.confirmDead("b").confirmed, false);
+    // Suspected and expired again; this time the application confirms.
+    feed({ type: "suspect", node: "b", incarnation: 2, from: "c" });
+    advance(4000);
+    swim.handleTimer({ kind: "suspicion", node: "b", token: 2 });
+    const confirmed = swim.confirmDead("b");
+    assert.equal(confirmed.confirmed, true);
+    assert.deepEqual(events(confirmed.effects), ["dead:b"]);
+    assert.equal(swim.member("b")?.state, "dead");
+  });
+
+  test("a restarted member announcing an old incarnation is told, and refutes", () => {
+    // We hold b dead at incarnation 7; b restarted at incarnation 1 and announces itself.
+    const { swim, feed } = node();
+    swim.start();
+    feed(alive("b", 7));
+    feed({ type: "dead", node: "b", incarnation: 7, from: "c" });
+    const out = feed(alive("b", 1));
+    const told = out.filter((e) => e.type === "send").flatMap((e) =>
+      e.type === "send" ? memberlistCodec.decodePacket(e.bytes) : []
+    );
+    assert.ok(
+      told.some((m) => m.type === "dead" && m.node === "b" && m.incarnation === 7),
+      "b must hear it is dead at 7, so that it refutes with 8",
+    );
+    assert.equal(swim.stats.corrections, 1);
+  });
+
+  test("an accusation we already refuted is answered by re-asserting our alive", () => {
     const { swim, feed } = node();
     swim.start();
     feed(alive("b", 1));
-    feed(alive("b", 5, { addr: new Uint8Array([10, 0, 0, 3]) }));
-    assert.equal(swim.member("b")?.address, "10.0.0.2");
-    assert.equal(swim.member("b")?.incarnation, 1);
-    assert.equal(swim.stats.conflicts, 1);
+    feed({ type: "suspect", node: "me", incarnation: 1, from: "b" }); // refute → 2
+    assert.equal(swim.localMember().incarnation, 2);
+    feed({ type: "suspect", node: "me", incarnation: 1, from: "c" }); // stale: re-assert
+    assert.equal(swim.localMember().incarnation, 2);
+    assert.equal(swim.stats.reassertions, 1);
   });
 
   test("bad protocol versions are ignored", () => {

@@ -23,6 +23,7 @@ import { GoPeer, goPeerBinary, sleep, stopAllGoPeers } from "./go_peer.ts";
 import { MiniPeer } from "./mini_peer.ts";
 
 const binary = await goPeerBinary();
+if (binary.skip) console.warn(binary.skip);
 const T = { timeout: 60_000, skip: binary.skip };
 const KEY = new TextEncoder().encode("0123456789abcdef");
 const KEY_B64 = formatKey(KEY);

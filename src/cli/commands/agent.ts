@@ -175,7 +175,9 @@ async function run(args: string[]): Promise<number> {
   node.onEvent((event) => {
     console.log(options.json ? JSON.stringify(eventJson(event)) : eventLine(eventJson(event)));
   });
-  log(`${node.name} listening on ${node.address.host}:${node.address.port} (udp, ${agent.transport})`);
+  log(
+    `${node.name} listening on ${node.address.host}:${node.address.port} (udp, ${agent.transport})`,
+  );
   if (agent.http) {
     const host = agent.http.host.includes(":") ? `[${agent.http.host}]` : agent.http.host;
     log(`http api and dashboard on http://${host}:${agent.http.port}/`);
