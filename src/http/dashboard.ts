@@ -288,7 +288,7 @@ const PAGE = `<!doctype html>
 </header>
 <main>
   <div class="tools">
-    <input id="filter" type="search" placeholder="Filter by name, state, address or tag">
+    <input id="filter" type="search" placeholder="Filter: name, state, address, tag">
     <label>Sort <select id="sort">
       <option value="name">by name</option>
       <option value="state">by state (trouble first)</option>

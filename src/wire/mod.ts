@@ -84,3 +84,12 @@ export {
   type StreamWriteOptions,
   writeStreamMessage,
 } from "./stream.ts";
+export {
+  type ExchangeOptions,
+  RemoteStreamError,
+  type ServeOutcome,
+  serveStream,
+  type StreamHandler,
+  type StreamRequest,
+  streamRequest,
+} from "./stream_exchange.ts";

@@ -60,6 +60,12 @@ export interface StreamReadOptions extends SecurityOptions, DeadlineOptions {
   readonly maxMessageBytes?: number;
   /** Most bytes a compressed message may expand to; default 40 MiB. */
   readonly maxDecompressedBytes?: number;
+  /**
+   * Message types to accept; any other is `unknown-type`. An acceptor reading a request
+   * wants `["pushPull", "ping", "user"]`; a dialer reading a reply `["pushPull", "err"]` or
+   * `["ack", "err"]`. Default: every stream message type.
+   */
+  readonly accept?: readonly StreamMessage["type"][];
 }
 
 /** Options of {@linkcode writeStreamMessage} and {@linkcode encodeStreamMessage}. */
@@ -75,11 +81,13 @@ export interface StreamWriteOptions extends SecurityOptions, DeadlineOptions {
   readonly nonce?: Uint8Array;
 }
 
-const writer = new Writer(4096);
-
-/** The message itself: type byte + body, no framing. */
+/**
+ * The message itself, type byte + body, without framing.
+ *
+ * @throws {RangeError} for a message that does not fit memberlist's fields or limits.
+ */
 export function encodeStreamBody(message: StreamMessage): Uint8Array {
-  const w = writer.reset();
+  const w = new Writer(message.type === "pushPull" ? 256 * (message.states.length + 1) : 256);
   switch (message.type) {
     case "pushPull":
       writePushPull(w, message);
@@ -97,9 +105,7 @@ export function encodeStreamBody(message: StreamMessage): Uint8Array {
     default:
       throw new RangeError(`not a stream message: ${(message as { type: unknown }).type}`);
   }
-  const out = w.finish();
-  if (w.length > 64 * 1024) writer.reset(); // don't pin a huge buffer
-  return out;
+  return w.view(); // the writer is not reused: its buffer can be handed out
 }
 
 /**
@@ -264,8 +270,20 @@ async function readFramed(
     body = StreamReader.fromBytes(inner);
     type = await body.byte();
   }
+  const name = TYPE_NAMES[type];
+  if (name === undefined || (options.accept && !options.accept.includes(name))) {
+    throw new DecodeError("unknown-type", `message type ${type} is not accepted here`);
+  }
   return await readBody(type, body);
 }
+
+const TYPE_NAMES: Record<number, StreamMessage["type"]> = {
+  [MessageType.pushPull]: "pushPull",
+  [MessageType.ping]: "ping",
+  [MessageType.ack]: "ack",
+  [MessageType.user]: "user",
+  [MessageType.err]: "err",
+};
 
 function readCompress(r: Reader): Uint8Array {
   let algo = ALGO_LZW;

@@ -97,9 +97,10 @@ export class StreamReader {
     this.#deadline.dispose();
   }
 
-  /** One raw byte. */
+  /** One raw byte. End of input before the very first byte is `empty`, later `truncated`. */
   async byte(): Promise<number> {
     if (this.#start === this.#end && !(await this.#fill())) {
+      if (this.#taken === 0) throw new DecodeError("empty", "stream closed before any byte");
       throw new DecodeError("truncated", `stream ended after ${this.#taken} bytes`);
     }
     return this.#buf[this.#start++];

@@ -9,9 +9,9 @@
 
 import type { PeerAddress } from "../../src/core/address.ts";
 import { DecodeError } from "../../src/core/codec.ts";
-import type { Message } from "../../src/core/messages.ts";
+import type { Message, Ping } from "../../src/core/messages.ts";
 import { detectDatagramBinder, detectStreamBinder } from "../../src/transport/auto.ts";
-import type { StreamListener } from "../../src/transport/stream_types.ts";
+import type { StreamConn, StreamListener } from "../../src/transport/stream_types.ts";
 import type { DatagramTransport } from "../../src/transport/types.ts";
 import {
   createPacketSecurity,
@@ -20,10 +20,12 @@ import {
   framePacket,
   type PacketSecurity,
   type PushNodeState,
-  readStreamMessage,
+  type PushPull,
   type SecurityOptions,
+  serveStream,
   type StreamMessage,
-  writeStreamMessage,
+  type StreamRequest,
+  streamRequest,
 } from "../../src/wire/mod.ts";
 
 /** Options of {@linkcode MiniPeer.start}. */
@@ -105,7 +107,7 @@ export class MiniPeer {
   }
 
   /** A ping addressed to `node`, with our source fields. */
-  ping(node: string, seqNo = this.nextSeq()): Message {
+  ping(node: string, seqNo = this.nextSeq()): Ping {
     return {
       type: "ping",
       seqNo,
@@ -122,25 +124,16 @@ export class MiniPeer {
     this.#udp.send(to, await (security ?? this.#security).seal(frame));
   }
 
-  /** Dial `to`, send `request` and read the reply (none for a user message). */
+  /** Dial `to`, send `request` and read the checked reply (none for a user message). */
   async request(
     to: PeerAddress,
-    request: StreamMessage,
+    request: StreamRequest,
     security: SecurityOptions = this.#options.security ?? {},
   ): Promise<StreamMessage | null> {
-    const conn = await (await detectStreamBinder()).dial(to, 2000);
-    try {
-      await writeStreamMessage(conn, request, {
-        side: "dialer",
-        compress: this.#options.compress,
-        timeoutMs: 5000,
-        ...security,
-      });
-      if (request.type === "user") return null;
-      return await readStreamMessage(conn, { side: "dialer", timeoutMs: 5000, ...security });
-    } finally {
-      await conn.close();
-    }
+    const options = { ...security, compress: this.#options.compress, timeoutMs: 5000 };
+    const binder = await detectStreamBinder();
+    // (the overloads want a concrete request type)
+    return await streamRequest(binder, to, request as PushPull, options);
   }
 
   /** Wait until a received packet message matches `pred`. */
@@ -203,37 +196,27 @@ export class MiniPeer {
     this.#wake();
   }
 
-  async #onConnection(conn: import("../../src/transport/stream_types.ts").StreamConn) {
-    const security = this.#options.security ?? {};
-    const reply = (m: StreamMessage) =>
-      writeStreamMessage(conn, m, {
-        side: "acceptor",
-        compress: this.#options.compress,
-        timeoutMs: 5000,
-        ...security,
-      });
-    try {
-      const m = await readStreamMessage(conn, { side: "acceptor", timeoutMs: 5000, ...security });
+  async #onConnection(conn: StreamConn): Promise<void> {
+    const outcome = await serveStream(conn, (m) => {
       this.streams.push(m);
       this.#wake();
       if (m.type === "pushPull") {
-        await reply({
+        return {
           type: "pushPull",
           join: m.join,
           states: [this.self],
           userState: new Uint8Array(0),
-        });
-      } else if (m.type === "ping" && (m.node === "" || m.node === this.name)) {
-        await reply({ type: "ack", seqNo: m.seqNo, payload: null });
+        };
       }
-    } catch (e) {
+      if (m.type === "ping" && (m.node === "" || m.node === this.name)) {
+        return { type: "ack", seqNo: m.seqNo, payload: null };
+      }
+      return null;
+    }, { ...this.#options.security, compress: this.#options.compress, timeoutMs: 5000 });
+    if (outcome.error) {
+      const e = outcome.error;
       this.rejected.push(e instanceof DecodeError ? e.kind : String(e));
       this.#wake();
-      if (e instanceof DecodeError) {
-        await reply({ type: "err", error: e.message }).catch(() => {});
-      }
-    } finally {
-      await conn.close();
     }
   }
 }

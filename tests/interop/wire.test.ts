@@ -104,7 +104,7 @@ async function exchangeSteps(go: GoPeer, ts: MiniPeer, steps: string[]): Promise
   // TCP ping (the fallback probe) → ack
   steps.push("TCP ping (the fallback probe) → ack");
   const tcpSeq = ts.nextSeq();
-  const ack = await ts.request(go.address, { ...ts.ping(go.name, tcpSeq) } as StreamMessage);
+  const ack = await ts.request(go.address, ts.ping(go.name, tcpSeq));
   assert.deepEqual(ack, { type: "ack", seqNo: tcpSeq, payload: null } satisfies Ack);
 
   // user messages, Go → us: best effort (UDP) and reliable (TCP)
@@ -198,7 +198,7 @@ describe("interop with Go memberlist 0.2.2 (wire level)", () => {
     await ts.waitForPacket(isAck(seq));
     assert.deepEqual(ts.blobVersions, [0]);
     const tcpSeq = ts.nextSeq();
-    const ack = await ts.request(go.address, { ...ts.ping(go.name, tcpSeq) } as StreamMessage);
+    const ack = await ts.request(go.address, ts.ping(go.name, tcpSeq));
     assert.deepEqual(ack, { type: "ack", seqNo: tcpSeq, payload: null });
     assert.deepEqual(ts.rejected, []);
     assertClean(go);
@@ -289,7 +289,7 @@ describe("labels (memberlist ≥ 0.3, shoal ↔ shoal)", () => {
     assert.equal((reply as PushPull).states[0].name, "lab-b");
     await c.send(b.address, [c.ping(b.name)]);
     await b.send(b.address, [b.ping(b.name)], createPacketSecurity({ keyring }));
-    await assert.rejects(c.request(b.address, { ...c.ping(b.name) } as StreamMessage));
+    await assert.rejects(c.request(b.address, c.ping(b.name)));
     await new Promise((r) => setTimeout(r, 200));
     assert.deepEqual(b.rejected.sort(), ["bad-label", "bad-label", "bad-label"]);
   });

@@ -311,7 +311,11 @@ describe("limits and hostile input", () => {
         userState: new Uint8Array(0),
       },
     );
-    await rejectsKind(decodeStreamMessage(new Uint8Array(0), acceptor), "truncated");
+    await rejectsKind(decodeStreamMessage(new Uint8Array(0), acceptor), "empty");
+    const request = { side: "acceptor" as const, accept: ["pushPull", "ping", "user"] as const };
+    await rejectsKind(decodeStreamMessage(hex("02 80"), request), "unknown-type");
+    await rejectsKind(decodeStreamMessage(hex("0d 80"), request), "unknown-type");
+    assert.equal((await decodeStreamMessage(USER_HELLO, request)).type, "user");
     for (const t of [1, 3, 4, 5, 7, 11, 12, 14, 0xf3]) {
       await rejectsKind(decodeStreamMessage(new Uint8Array([t, 0x80]), acceptor), "unknown-type");
     }

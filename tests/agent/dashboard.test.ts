@@ -1,0 +1,311 @@
+/**
+ * The dashboard in a real browser: Debian's Chromium driven by playwright-core.
+ *
+ * 1. A live 5-member loopback cluster: the page lists 5 alive members; a killed member turns
+ *    suspect, then dead; a leaving one turns left. Screenshot: artifacts/dashboard.png.
+ * 2. 200 members from the deterministic simulator, with kills, leaves, restarts and metadata
+ *    updates streamed in bursts: every row ends up exactly as the observer's table.
+ *
+ * Skipped (with a message) only when /usr/bin/chromium is missing outside CI; in CI
+ * (`CI` set, as `.ci/run` does) a missing browser fails the test.
+ */
+import { after, before, describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { type BrowserContext, chromium, type Page } from "playwright-core";
+import { createNode, lanConfig, memberlistCodec, type ShoalNode } from "../../mod.ts";
+import { Simulator } from "../../src/sim/mod.ts";
+import type { MembershipEvent } from "../../src/core/effects.ts";
+import type { NodeStats } from "../../src/node/node.ts";
+import { newTransportStats } from "../../src/transport/types.ts";
+import { type Agent, startAgent } from "../../src/agent/agent.ts";
+import { decodeTags, encodeTags } from "../../src/agent/tags.ts";
+import { ChangeTracker } from "../../src/agent/tracker.ts";
+import type { ClusterView } from "../../src/agent/view.ts";
+import { createApi } from "../../src/http/api.ts";
+import { type HttpServer, serveHttp } from "../../src/http/server.ts";
+import { FAST } from "../node/helpers.ts";
+import { root } from "./helpers.ts";
+
+const CHROMIUM = "/usr/bin/chromium";
+const IN_CI = !!process.env.CI && process.env.CI !== "false" && process.env.CI !== "0";
+const skip = !existsSync(CHROMIUM) && !IN_CI
+  ? `${CHROMIUM} not found (apt-get install chromium); the browser test runs in CI`
+  : false;
+if (skip) console.log(`skipping the dashboard browser test: ${skip}`);
+
+/** Page-side helpers, installed before the dashboard's own script runs. */
+const PAGE_HELPERS = `
+window.__shoal = {
+  transitions: {},
+  rows() {
+    return Array.from(document.querySelectorAll("#members tr")).map((tr) => ({
+      name: tr.dataset.member,
+      state: tr.dataset.state,
+      incarnation: tr.querySelector(".inc").textContent,
+      meta: tr.querySelector(".meta").textContent,
+      hidden: tr.hidden,
+    }));
+  },
+  watch() {
+    const record = (muts) => {
+      for (const m of muts) {
+        const tr = m.target;
+        (this.transitions[tr.dataset.member] ||= []).push(tr.dataset.state);
+      }
+    };
+    new MutationObserver(record).observe(document.getElementById("members"), {
+      attributes: true, subtree: true, attributeFilter: ["data-state"],
+    });
+  },
+};
+`;
+
+type Row = { name: string; state: string; incarnation: string; meta: string; hidden: boolean };
+const rows = (page: Page): Promise<Row[]> => page.evaluate("window.__shoal.rows()");
+const collapse = (xs: string[]) => xs.filter((x, i) => i === 0 || xs[i - 1] !== x);
+
+async function waitRows(page: Page, predicate: string, timeout = 30_000): Promise<void> {
+  await page.waitForFunction(
+    `(() => { const rows = window.__shoal.rows(); return ${predicate}; })()`,
+    undefined,
+    {
+      timeout,
+      polling: 50,
+    },
+  );
+}
+
+describe("dashboard in Chromium", { skip, timeout: 180_000 }, () => {
+  let context: BrowserContext;
+  let profile = "";
+
+  before(async () => {
+    assert.ok(existsSync(CHROMIUM), `${CHROMIUM} is required in CI (apt-get install chromium)`);
+    profile = mkdtempSync(join(tmpdir(), "shoal-chromium-"));
+    context = await chromium.launchPersistentContext(profile, {
+      executablePath: CHROMIUM,
+      headless: true,
+      viewport: { width: 1280, height: 720 },
+      bypassCSP: true, // the page's CSP forbids eval, which the test's page probes use
+      args: [
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--no-first-run",
+        "--disable-quic",
+      ],
+    });
+    await context.addInitScript(PAGE_HELPERS);
+  });
+
+  after(async () => {
+    await context?.close();
+    if (profile) rmSync(profile, { recursive: true, force: true });
+  });
+
+  describe("a live 5-member loopback cluster", () => {
+    let agent: Agent;
+    const nodes: ShoalNode[] = [];
+    const slowSuspicion = { ...FAST, suspicionMult: 4 };
+
+    before(async () => {
+      agent = await startAgent({
+        name: "dash-0",
+        bind: "127.0.0.1:0",
+        http: "127.0.0.1:0",
+        tags: { role: "seed", zone: "a" },
+        tune: slowSuspicion,
+        healthIntervalMs: 500,
+      });
+      const seed = `127.0.0.1:${agent.node.address.port}`;
+      for (let i = 1; i < 5; i++) {
+        nodes.push(
+          await createNode({
+            name: `dash-${i}`,
+            bind: "127.0.0.1:0",
+            seeds: [seed],
+            config: slowSuspicion,
+            meta: encodeTags({ role: i < 3 ? "web" : "db", zone: i % 2 ? "a" : "b" }),
+          }),
+        );
+      }
+    });
+
+    after(async () => {
+      await agent?.shutdown();
+      await Promise.all(nodes.map((n) => n.close()));
+    });
+
+    test("5 alive; a kill turns suspect then dead; a leave turns left", {
+      timeout: 120_000,
+    }, async () => {
+      const seenByAgent: MembershipEvent[] = [];
+      agent.node.onEvent((e) => seenByAgent.push(e));
+      const page = await context.newPage();
+      try {
+        await page.goto(`http://127.0.0.1:${agent.http!.port}/`);
+        await waitRows(page, `rows.length === 5 && rows.every((r) => r.state === "alive")`);
+        const initial = await rows(page);
+        assert.deepEqual(initial.map((r) => r.name), [
+          "dash-0",
+          "dash-1",
+          "dash-2",
+          "dash-3",
+          "dash-4",
+        ]);
+        assert.equal(initial[0].meta, "role=seedzone=a");
+        assert.equal(await page.textContent("#count-alive"), "5 alive");
+        assert.equal(await page.textContent("#self"), "dash-0");
+        assert.equal(await page.getAttribute('tr[data-member="dash-0"]', "class"), "self");
+        await page.waitForFunction(`document.getElementById("health-score").textContent === "0"`);
+        assert.equal(await page.textContent("#conn"), "live");
+
+        await page.evaluate("window.__shoal.watch()");
+        const before = seenByAgent.length;
+        await nodes[2].close(); // dash-3: killed, no goodbye
+        await page.waitForSelector('tr[data-member="dash-3"][data-state="dead"]', {
+          timeout: 60_000,
+        });
+        const states = collapse(await page.evaluate(`window.__shoal.transitions["dash-3"]`));
+        assert.deepEqual(states, ["suspect", "dead"], "the page showed suspect, then dead");
+        assert.deepEqual(
+          seenByAgent.slice(before).filter((e) => e.member.name === "dash-3").map((e) => e.type),
+          ["suspect", "dead"],
+        );
+        assert.equal(await page.textContent("#count-dead"), "1 dead");
+
+        await nodes[3].leave(); // dash-4 leaves gracefully
+        await page.waitForSelector('tr[data-member="dash-4"][data-state="left"]', {
+          timeout: 30_000,
+        });
+        await waitRows(
+          page,
+          `rows.filter((r) => r.state === "alive").length === 3 && rows.length === 5`,
+        );
+        assert.equal(await page.textContent("#count-left"), "1 left");
+        assert.equal(await page.textContent("#count-alive"), "3 alive");
+
+        mkdirSync(join(root, "artifacts"), { recursive: true });
+        await page.screenshot({ path: join(root, "artifacts", "dashboard.png"), fullPage: true });
+      } finally {
+        await page.close();
+      }
+    });
+  });
+
+  describe("200 members from the simulator", () => {
+    let server: HttpServer | undefined;
+    let api: ReturnType<typeof createApi> | undefined;
+
+    after(async () => {
+      api?.close();
+      await server?.close();
+    });
+
+    test("every row matches the observer's table after bursts of changes", {
+      timeout: 150_000,
+    }, async () => {
+      const sim = new Simulator({ seed: 200, config: lanConfig, codec: memberlistCodec });
+      for (let i = 0; i < 200; i++) {
+        sim.addNode(`m${i}`, { meta: encodeTags({ rack: `r${i % 8}`, idx: String(i) }) });
+      }
+      assert.ok(sim.runUntil(() => sim.converged(), 120_000), "200 nodes converge");
+      const observer = sim.node("m0").swim;
+      const listeners = new Set<(e: MembershipEvent) => void>();
+      let cursor = sim.events.length;
+      const pump = () => {
+        for (; cursor < sim.events.length; cursor++) {
+          const e = sim.events[cursor];
+          const member = observer.member(e.member);
+          if (e.observer !== "m0" || !member) continue;
+          for (const fn of listeners) fn({ type: e.type, member });
+        }
+      };
+      const view: ClusterView = {
+        name: "m0",
+        members: () => observer.members(),
+        member: (name) => observer.member(name),
+        localMember: () => observer.localMember(),
+        onEvent: (fn) => {
+          listeners.add(fn);
+          return () => listeners.delete(fn);
+        },
+        stats: () =>
+          ({
+            core: observer.stats,
+            transport: newTransportStats(),
+            queueDepth: observer.queueDepth,
+            internalErrors: 0,
+            healthScore: observer.healthScore,
+          }) as NodeStats,
+        join: () => {
+          throw new Error("simulated");
+        },
+        leave: () => Promise.reject(new Error("simulated")),
+      };
+      api = createApi({ view, tracker: new ChangeTracker(view), healthIntervalMs: 500 });
+      server = await serveHttp({ host: "127.0.0.1", port: 0, handler: api.handle });
+
+      const page = await context.newPage();
+      try {
+        await page.goto(`http://127.0.0.1:${server.port}/`);
+        await waitRows(page, `rows.length === 200 && rows.every((r) => r.state === "alive")`);
+        assert.equal(await page.textContent("#total"), "200");
+
+        // Bursts: kills, leaves, restarts and metadata updates, streamed while the page renders.
+        for (let i = 10; i < 25; i++) sim.kill(`m${i}`);
+        for (let i = 30; i < 40; i++) sim.leave(`m${i}`);
+        for (let i = 50; i < 55; i++) sim.updateMeta(`m${i}`, encodeTags({ rack: "moved" }));
+        for (let step = 0; step < 40; step++) {
+          if (step === 10) { for (let i = 10; i < 15; i++) sim.restart(`m${i}`); }
+          sim.runFor(2000);
+          pump();
+          await new Promise((r) => setTimeout(r, 25));
+        }
+
+        const expected = observer.members().map((m) => ({
+          name: m.name,
+          state: m.state,
+          incarnation: String(m.incarnation),
+          meta: Object.entries(decodeTags(m.meta) ?? {}).sort().map(([k, v]) => `${k}=${v}`)
+            .join(""),
+        }));
+        const byName = JSON.stringify(Object.fromEntries(expected.map((e) => [e.name, e])));
+        const states = new Set(expected.map((e) => e.state));
+        assert.ok(states.has("dead") && states.has("left"), `interesting states: ${[...states]}`);
+        await waitRows(
+          page,
+          `rows.length === 200 && rows.every((r) => { const e = (${byName})[r.name];
+            return e && e.state === r.state && e.incarnation === r.incarnation && e.meta === r.meta; })`,
+          60_000,
+        ).catch(async (error) => {
+          const got = await rows(page);
+          const wrong = got.filter((r) => {
+            const e = JSON.parse(byName)[r.name];
+            return !e || e.state !== r.state || e.incarnation !== r.incarnation ||
+              e.meta !== r.meta;
+          });
+          throw new Error(`${error}\nrows differing: ${JSON.stringify(wrong.slice(0, 5))}`);
+        });
+        const count = (s: string) => expected.filter((e) => e.state === s).length;
+        for (const s of ["alive", "dead", "left"]) {
+          assert.equal(await page.textContent(`#count-${s}`), `${count(s)} ${s}`);
+        }
+        // The filter narrows the table without losing rows.
+        await page.fill("#filter", "rack=moved");
+        await waitRows(page, `rows.filter((r) => !r.hidden).length === 5`);
+        mkdirSync(join(root, "artifacts"), { recursive: true });
+        await page.fill("#filter", "");
+        await page.selectOption("#sort", "state");
+        await page.screenshot({ path: join(root, "artifacts", "dashboard-200.png") });
+      } finally {
+        await page.close();
+      }
+    });
+  });
+});
