@@ -38,6 +38,8 @@ export interface SwimConfig {
   readonly crcOutgoing: boolean;
   /** Longest first wait between join attempts while no other member is known. */
   readonly joinRetryMax: number;
+  /** Send the fallback probe over a stream to members that support it (spec §8.4). */
+  readonly tcpPings: boolean;
   /** Lifeguard extensions to SWIM (all on by default). */
   readonly lifeguard: LifeguardConfig;
   /**
@@ -131,6 +133,7 @@ export const lanConfig: SwimConfig = Object.freeze({
   packetOverhead: 0,
   crcOutgoing: true,
   joinRetryMax: 30_000,
+  tcpPings: true,
   lifeguard: LIFEGUARD_ON,
   reannounceInterval: 30_000,
   conflictPolicy: "replace-dead",

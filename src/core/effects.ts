@@ -9,6 +9,7 @@
 
 import type { PeerAddress } from "./address.ts";
 import type { Member } from "./member.ts";
+import type { Ping } from "./messages.ts";
 
 /** A timer the core wants delivered back after a delay. */
 export type Timer =
@@ -59,4 +60,23 @@ export type Effect =
   /** Tell the application. */
   | { readonly type: "event"; readonly event: MembershipEvent }
   /** A local announcement (leave or metadata update) has finished spreading. */
-  | { readonly type: "settled"; readonly what: "leave" | "meta"; readonly incarnation: number };
+  | { readonly type: "settled"; readonly what: "leave" | "meta"; readonly incarnation: number }
+  /**
+   * Exchange full state with `to` over a stream (push/pull, spec §6.4): send
+   * `Swim.localState()`, then feed the reply to `Swim.mergeRemoteState()`.
+   */
+  | { readonly type: "pushPull"; readonly to: PeerAddress; readonly join: boolean }
+  /**
+   * The fallback probe over a stream (spec §8.4): send `ping`, expect an ack with its
+   * `seqNo` within `timeout` ms, report with `Swim.handleStreamPingResult()`.
+   */
+  | {
+    readonly type: "streamPing";
+    readonly to: PeerAddress;
+    readonly ping: Ping;
+    readonly timeout: number;
+  }
+  /** Deliver a user message reliably, over a stream. */
+  | { readonly type: "userStream"; readonly to: PeerAddress; readonly payload: Uint8Array }
+  /** A user message arrived (packet or stream) for the application. */
+  | { readonly type: "user"; readonly payload: Uint8Array; readonly from: PeerAddress };

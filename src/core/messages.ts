@@ -139,3 +139,24 @@ export type Message = Ping | IndirectPing | Ack | Nack | Suspect | Alive | Dead 
 
 /** Messages that spread by gossip and change the membership table. */
 export type Rumour = Suspect | Alive | Dead;
+
+/**
+ * Everything a member knows about one member, as exchanged in full-state sync (memberlist's
+ * push/pull `pushNodeState`, spec §5.9). `state`: 0 alive, 1 suspect, 2 dead, 3 left.
+ */
+export interface NodeState {
+  /** Member name. */
+  readonly name: string;
+  /** Raw IP bytes, 4 or 16, exactly as announced. */
+  readonly addr: Uint8Array;
+  /** The member's port. */
+  readonly port: number;
+  /** Application metadata, `null` when none. */
+  readonly meta: Uint8Array | null;
+  /** The member's incarnation. */
+  readonly incarnation: number;
+  /** 0 alive, 1 suspect, 2 dead, 3 left. */
+  readonly state: 0 | 1 | 2 | 3;
+  /** Protocol versions (6 bytes, or empty when a peer omitted them). */
+  readonly vsn: Uint8Array;
+}

@@ -38,6 +38,12 @@ export interface CoreStats {
   conflicts: number;
   /** Times we re-gossiped our alive because an already-refuted accusation was still spreading. */
   reassertions: number;
+  /** Probes that failed over datagrams but were answered over a stream. */
+  fallbackAcks: number;
+  /** Full-state merges applied. */
+  merges: number;
+  /** Full-state merges refused for incompatible protocol versions. */
+  mergesRejected: number;
   /** Outdated accusations answered with the newer alive, sent to their sender. */
   staleAnswered: number;
   /** Stale self-views corrected (a restarted member told it is suspect/dead/older). */
@@ -90,6 +96,9 @@ export function newCoreStats(): CoreStats {
     relaysDropped: 0,
     conflicts: 0,
     corrections: 0,
+    fallbackAcks: 0,
+    merges: 0,
+    mergesRejected: 0,
     staleAnswered: 0,
     reassertions: 0,
     feedsDropped: 0,

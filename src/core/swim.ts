@@ -26,9 +26,26 @@ import { BroadcastQueue, retransmitLimit } from "./broadcasts.ts";
 import { type Codec, DecodeError } from "./codec.ts";
 import { DEFAULT_VSN, META_MAX_SIZE, type SwimConfig } from "./config.ts";
 import type { Effect, MembershipEventType, Timer } from "./effects.ts";
-import { bytesEqual, isActive, type Member, type MemberRecord, snapshot } from "./member.ts";
+import {
+  bytesEqual,
+  isActive,
+  type Member,
+  type MemberRecord,
+  snapshot,
+  STATE_CODE,
+} from "./member.ts";
 import { MemberTable } from "./membership.ts";
-import type { Ack, Alive, Dead, IndirectPing, Message, Nack, Ping, Suspect } from "./messages.ts";
+import type {
+  Ack,
+  Alive,
+  Dead,
+  IndirectPing,
+  Message,
+  Nack,
+  NodeState,
+  Ping,
+  Suspect,
+} from "./messages.ts";
 import { randomInt, type Rng, shuffle } from "./rng.ts";
 import { type CoreStats, newCoreStats, observeRtt } from "./stats.ts";
 import { Suspicion, suspicionBounds } from "./suspicion.ts";
@@ -60,6 +77,11 @@ export interface SwimOptions {
   readonly now: () => number;
   /** Randomness. */
   readonly rng: Rng;
+  /**
+   * The host can perform stream effects (`pushPull`, `streamPing`, `userStream`). Without
+   * streams, full-state sync runs over datagrams and there is no fallback probe.
+   */
+  readonly streams?: boolean;
 }
 
 /** Thrown for an API call the node cannot honour in its current state. */
@@ -78,6 +100,8 @@ interface Probe {
   acked: boolean;
   nacks: number;
   expectedNacks: number;
+  /** The stream fallback probe got its ack. */
+  fallbackAcked: boolean;
 }
 
 interface Relay {
@@ -101,6 +125,10 @@ export class Swim {
   readonly #self: MemberRecord;
   readonly #table: MemberTable;
   readonly #queue = new BroadcastQueue();
+  /** Application broadcasts, kept apart so membership gossip cannot starve them. */
+  readonly #userQueue = new BroadcastQueue();
+  #userBroadcastId = 0;
+  readonly #streams: boolean;
   readonly #suspicions = new Map<string, Suspicion>();
   readonly #relays = new Map<number, Relay>();
   #out: Effect[] = [];
@@ -130,6 +158,7 @@ export class Swim {
   /** Create the state machine; call {@linkcode Swim.start} to begin probing. */
   constructor(options: SwimOptions) {
     const { identity, config, codec, now, rng } = options;
+    this.#streams = options.streams ?? false;
     if (!identity.name) throw new SwimStateError("a node needs a non-empty name");
     checkMeta(identity.meta);
     this.#cfg = config;
@@ -239,6 +268,107 @@ export class Swim {
   join(seeds: readonly PeerAddress[]): Effect[] {
     this.#seeds = [...seeds];
     if (this.#seeds.length > 0) this.#announce(++this.#joinToken, 0);
+    if (this.#streams) {
+      for (const to of this.#seeds) this.#out.push({ type: "pushPull", to, join: true });
+    }
+    return this.#drain();
+  }
+
+  /**
+   * Our whole table, ourselves included, for a full-state exchange (push/pull, spec §6.4).
+   * Addresses, metadata and versions are relayed exactly as announced.
+   */
+  localState(): NodeState[] {
+    const out: NodeState[] = [];
+    for (const m of this.#table.values()) {
+      out.push({
+        name: m.name,
+        addr: m.addr,
+        port: m.port,
+        meta: m.meta,
+        incarnation: m.incarnation,
+        state: STATE_CODE[m.state] as 0 | 1 | 2 | 3,
+        vsn: m.vsn,
+      });
+    }
+    return out;
+  }
+
+  /**
+   * Merge a peer's full state (spec §7.6): alive entries are alive rumours, left entries
+   * leave rumours, suspect and dead entries only make the member suspect here. Refused
+   * whole (and counted) if the protocol versions are incompatible.
+   */
+  mergeRemoteState(states: readonly NodeState[]): Effect[] {
+    if (!compatibleVersions(states, this.#table.values())) {
+      this.stats.mergesRejected++;
+      return this.#drain();
+    }
+    this.stats.merges++;
+    for (const s of states) {
+      if (s.state === 0) {
+        this.#onAlive({
+          type: "alive",
+          incarnation: s.incarnation,
+          node: s.name,
+          addr: s.addr,
+          port: s.port,
+          meta: s.meta,
+          vsn: s.vsn,
+        });
+      } else if (s.state === 3) {
+        this.#onDead({ type: "dead", incarnation: s.incarnation, node: s.name, from: s.name });
+      } else {
+        this.#onSuspect({
+          type: "suspect",
+          incarnation: s.incarnation,
+          node: s.name,
+          from: this.#self.name,
+        });
+      }
+    }
+    return this.#drain();
+  }
+
+  /** The outcome of a `streamPing` effect: `ok` when the ack arrived in time. */
+  handleStreamPingResult(seqNo: number, ok: boolean): Effect[] {
+    const probe = this.#probe;
+    if (ok && probe && probe.seqNo === seqNo) probe.fallbackAcked = true;
+    return this.#drain();
+  }
+
+  /**
+   * Send `payload` to one member as a user message: best effort over a datagram (it must
+   * fit one), or `reliable` over a stream when the host has streams.
+   */
+  sendUser(to: PeerAddress, payload: Uint8Array, reliable = false): Effect[] {
+    if (reliable) {
+      if (!this.#streams) throw new SwimStateError("reliable messages need a stream transport");
+      this.#out.push({ type: "userStream", to, payload });
+      return this.#drain();
+    }
+    const room = this.#cfg.udpBufferSize - this.#cfg.packetOverhead - 1;
+    if (payload.length > room) {
+      throw new RangeError(
+        `a best-effort message holds at most ${room} bytes, got ${payload.length}`,
+      );
+    }
+    this.#sendTo(to, { type: "user", payload }, true, this.#memberAt(to));
+    return this.#drain();
+  }
+
+  /**
+   * Gossip `payload` to the cluster, piggy-backed like membership rumours but from a share of
+   * every packet reserved for it. As memberlist's delegate broadcasts, it is sent
+   * `retransmitMult · ceil(log10(n + 1))` times by this member only; receivers do not relay.
+   */
+  broadcast(payload: Uint8Array): Effect[] {
+    const room = this.#cfg.udpBufferSize - this.#cfg.packetOverhead - 8;
+    if (payload.length === 0 || payload.length > room) {
+      throw new RangeError(`a broadcast holds 1 to ${room} bytes, got ${payload.length}`);
+    }
+    const bytes = this.#codec.encode({ type: "user", payload });
+    this.#userQueue.enqueue(`u${this.#userBroadcastId++}`, bytes);
     return this.#drain();
   }
 
@@ -338,6 +468,7 @@ export class Swim {
         return this.#onDead(m);
       case "user":
         this.stats.userMessages++;
+        this.#out.push({ type: "user", payload: m.payload, from });
         return;
     }
   }
@@ -601,6 +732,7 @@ export class Swim {
       acked: false,
       nacks: 0,
       expectedNacks: 0,
+      fallbackAcked: false,
     };
     this.stats.probes++;
     const ping = this.#ping(seqNo, target.name);
@@ -646,6 +778,17 @@ export class Swim {
       this.stats.indirectProbes++;
       this.#sendTo(helper, req, true);
     }
+    // Meanwhile the same ping over a stream, for members that answer those (spec §8.4): a
+    // lossy or filtered datagram path then does not make a healthy member suspect.
+    if (this.#streams && this.#cfg.tcpPings && target.vsn[1] >= 3) {
+      const deadline = probe.startedAt + this.#scaled(this.#cfg.probeInterval);
+      this.#out.push({
+        type: "streamPing",
+        to: addressOf(target),
+        ping: this.#ping(seqNo, target.name),
+        timeout: Math.max(1, deadline - this.#now()),
+      });
+    }
   }
 
   /** The probe period is over: no ack means the target becomes suspect. */
@@ -653,6 +796,11 @@ export class Swim {
     const probe = this.#probe;
     this.#probe = undefined;
     if (!probe || probe.acked) return;
+    if (probe.fallbackAcked) {
+      // Reachable over a stream but not over datagrams: no suspicion (memberlist warns here).
+      this.stats.fallbackAcks++;
+      return;
+    }
     this.stats.probesFailed++;
     if (this.#cfg.lifeguard.awareness) {
       // Helpers that answered with nacks vouch for our own health; silence counts against it.
@@ -790,7 +938,7 @@ export class Swim {
 
   #onGossipTick(): void {
     this.#schedule({ kind: "gossip", token: this.#gossipToken }, this.#cfg.gossipInterval);
-    if (this.#queue.size === 0) return;
+    if (this.#queue.size === 0 && this.#userQueue.size === 0) return;
     const now = this.#now();
     const deadWindow = this.#cfg.gossipToTheDeadTime;
     const targets = this.#table.sample(
@@ -803,10 +951,24 @@ export class Swim {
       const crc = this.#crcFor(target);
       const { header, perPart } = this.#framing(crc);
       const room = this.#cfg.udpBufferSize - this.#cfg.packetOverhead - header;
-      const parts = this.#queue.take(room, perPart, MAX_COMPOUND_PARTS, this.#retransmitLimit());
+      const parts = this.#rumoursFor(room, perPart, MAX_COMPOUND_PARTS);
       if (parts.length === 0) break;
       this.#send(addressOf(target), this.#codec.frame(parts, { crc }));
     }
+  }
+
+  /**
+   * Fill `room` bytes of a packet: membership rumours first, but a quarter of the room is held
+   * for application broadcasts when any are queued, and they also get whatever is left.
+   */
+  #rumoursFor(room: number, perPart: number, maxParts: number): Uint8Array[] {
+    const limit = this.#retransmitLimit();
+    const reserved = this.#userQueue.size > 0 ? Math.floor(room / 4) : 0;
+    const own = this.#queue.take(room - reserved, perPart, maxParts, limit);
+    if (this.#userQueue.size === 0) return own;
+    const used = own.reduce((sum, p) => sum + perPart + p.length, 0);
+    const user = this.#userQueue.take(room - used, perPart, maxParts - own.length, limit);
+    return own.concat(user);
   }
 
   #gossip(key: string, rumour: Alive | Suspect | Dead, settle?: () => void): void {
@@ -881,6 +1043,10 @@ export class Swim {
     if (this.#leaving) return;
     const [peer] = this.#table.sample(1, (m) => m.state === "alive" && m !== this.#self);
     if (!peer) return;
+    if (this.#streams) {
+      this.#out.push({ type: "pushPull", to: addressOf(peer), join: false });
+      return;
+    }
     this.#sendFeed(addressOf(peer), peer);
     this.#sendAnnounce(addressOf(peer), peer);
   }
@@ -915,6 +1081,12 @@ export class Swim {
   }
 
   // MARK: helpers
+
+  /** The member at `to`, if we know one (for CRC framing). */
+  #memberAt(to: PeerAddress): MemberRecord | undefined {
+    for (const m of this.#table.values()) if (m.host === to.host && m.port === to.port) return m;
+    return undefined;
+  }
 
   #hasPeers(): boolean {
     for (const m of this.#table.values()) {
@@ -981,12 +1153,12 @@ export class Swim {
     const crc = this.#crcFor(target);
     const bytes = this.#codec.encode(message);
     const parts = [bytes];
-    if (piggyback && this.#queue.size > 0) {
+    if (piggyback && (this.#queue.size > 0 || this.#userQueue.size > 0)) {
       const { header, perPart } = this.#framing(crc);
       const room = this.#cfg.udpBufferSize - this.#cfg.packetOverhead - header - perPart -
         bytes.length;
       parts.push(
-        ...this.#queue.take(room, perPart, MAX_COMPOUND_PARTS - 1, this.#retransmitLimit()),
+        ...this.#rumoursFor(room, perPart, MAX_COMPOUND_PARTS - 1),
       );
     }
     this.#send(address, this.#codec.frame(parts, { crc }));
@@ -1042,6 +1214,32 @@ function aliveRumour(m: MemberRecord): Alive {
 
 function leftRumour(m: MemberRecord): Dead {
   return { type: "dead", incarnation: m.incarnation, node: m.name, from: m.name };
+}
+
+/**
+ * memberlist's protocol-version check before a merge (spec §7.6): every entry's current
+ * versions must lie within the range all alive members understand.
+ */
+function compatibleVersions(
+  remote: readonly NodeState[],
+  local: Iterable<MemberRecord>,
+): boolean {
+  let pMin = 0, pMax = 255, dMin = 0, dMax = 255;
+  const all: { vsn: Uint8Array; alive: boolean }[] = [];
+  for (const s of remote) all.push({ vsn: s.vsn, alive: s.state === 0 });
+  for (const m of local) all.push({ vsn: m.vsn, alive: m.state === "alive" });
+  for (const { vsn, alive } of all) {
+    if (!alive || vsn.length < 6) continue;
+    pMin = Math.max(pMin, vsn[0]);
+    pMax = Math.min(pMax, vsn[1]);
+    dMin = Math.max(dMin, vsn[3]);
+    dMax = Math.min(dMax, vsn[4]);
+  }
+  for (const { vsn } of all) {
+    const pCur = vsn.length >= 6 ? vsn[2] : 0, dCur = vsn.length >= 6 ? vsn[5] : 0;
+    if (pCur < pMin || pCur > pMax || dCur < dMin || dCur > dMax) return false;
+  }
+  return true;
 }
 
 function isRumour(m: Message): boolean {

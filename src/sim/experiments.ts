@@ -81,10 +81,18 @@ export function lossyCluster(options: {
   loss?: number;
   window?: number;
   config?: ConfigOverrides;
+  /** Members have simulated streams (TCP fallback probe, push/pull). Default false. */
+  streams?: boolean;
 }): LossResult {
-  const { codec, seed, n = 100, loss = 0.5, window = 30_000 } = options;
+  const { codec, seed, n = 100, loss = 0.5, window = 30_000, streams = false } = options;
   const config = resolveConfig("lan", options.config);
-  const sim = new Simulator({ seed, config, codec, faults: { minDelay: 1, maxDelay: 5 } });
+  const sim = new Simulator({
+    seed,
+    config,
+    codec,
+    streams,
+    faults: { minDelay: 1, maxDelay: 5 },
+  });
   sim.addNodes(n);
   sim.runUntil(() => sim.converged(), 30_000);
   sim.network.setFaults({ loss });

@@ -28,6 +28,11 @@ export interface SimulatorOptions {
   readonly codec: Codec;
   /** Network faults. */
   readonly faults?: NetworkFaults;
+  /**
+   * Give the nodes streams (as memberlist's TCP): push/pull sync and the fallback probe,
+   * with TCP-like latency under loss (see `MemoryNetwork.streamLatency`). Default false.
+   */
+  readonly streams?: boolean;
 }
 
 /** One line of the simulation's event log. */
@@ -58,6 +63,8 @@ export interface SimNode {
   readonly settled: string[];
   /** Addresses it joins through. */
   readonly seeds: PeerAddress[];
+  /** User messages it received. */
+  readonly userMessages: Uint8Array[];
   /** Its metadata. */
   readonly meta?: Uint8Array;
 }
@@ -159,8 +166,18 @@ export class Simulator {
       codec: this.#opts.codec,
       now: () => this.clock.now(),
       rng: seededRng(this.#opts.seed * 1_000_003 + index * 7919),
+      streams: this.#opts.streams ?? false,
     });
-    const node: SimNode = { name, address, swim, running: true, settled: [], seeds, meta };
+    const node: SimNode = {
+      name,
+      address,
+      swim,
+      running: true,
+      settled: [],
+      seeds,
+      meta,
+      userMessages: [],
+    };
     this.#nodes.set(name, node);
     const socket = this.network.attach({
       host: address.host,
@@ -257,6 +274,32 @@ export class Simulator {
     return this.events.filter((e) => e.member === member && (!type || e.type === type));
   }
 
+  /** The running node bound at `address`, if any. */
+  #at(address: PeerAddress): SimNode | undefined {
+    for (const n of this.#nodes.values()) {
+      if (n.running && n.address.host === address.host && n.address.port === address.port) {
+        return n;
+      }
+    }
+    return undefined;
+  }
+
+  /** A push/pull over a simulated stream: the acceptor replies with its state, then merges. */
+  #pushPull(node: SimNode, to: PeerAddress): void {
+    const latency = this.network.streamLatency(node.address.host, to.host);
+    if (latency === null) return;
+    const request = node.swim.localState();
+    this.clock.schedule(latency / 2, () => {
+      const peer = this.#at(to);
+      if (!peer) return;
+      const reply = peer.swim.localState();
+      this.#apply(peer, peer.swim.mergeRemoteState(request));
+      this.clock.schedule(latency / 2, () => {
+        if (node.running) this.#apply(node, node.swim.mergeRemoteState(reply));
+      });
+    });
+  }
+
   #apply(node: SimNode, effects: Effect[]): void {
     for (const e of effects) {
       switch (e.type) {
@@ -279,6 +322,33 @@ export class Simulator {
           break;
         case "settled":
           node.settled.push(e.what);
+          break;
+        case "pushPull":
+          this.#pushPull(node, e.to);
+          break;
+        case "streamPing": {
+          const seqNo = e.ping.seqNo;
+          const peer = this.#at(e.to);
+          const latency = this.network.streamLatency(node.address.host, e.to.host);
+          const ok = peer !== undefined && latency !== null && latency <= e.timeout &&
+            (e.ping.node === "" || e.ping.node === peer.name);
+          this.clock.schedule(ok ? latency! : e.timeout, () => {
+            if (node.running) this.#apply(node, node.swim.handleStreamPingResult(seqNo, ok));
+          });
+          break;
+        }
+        case "userStream": {
+          const peer = this.#at(e.to);
+          const latency = this.network.streamLatency(node.address.host, e.to.host, 3);
+          if (peer && latency !== null) {
+            this.clock.schedule(latency, () => {
+              if (peer.running) peer.userMessages.push(e.payload);
+            });
+          }
+          break;
+        }
+        case "user":
+          node.userMessages.push(e.payload);
           break;
       }
     }

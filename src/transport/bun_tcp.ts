@@ -308,6 +308,7 @@ class BunConn implements StreamConn {
       else {
         this.#socket.end();
         const timer = setTimeout(() => {
+          if (this.#eof) return; // closed by the peer in the meantime
           try {
             this.#socket.terminate();
           } catch {

@@ -145,6 +145,32 @@ export class MemoryNetwork {
     };
   }
 
+  /**
+   * How long a small request/response over a stream (TCP) between two hosts takes under the
+   * current faults, or null when the hosts cannot reach each other. Each of `legs` one-way
+   * segments (handshake, request, response) is lost with the datagram loss rate and then
+   * retransmitted after a timeout that starts at 1 s and doubles, as TCP does; a segment lost
+   * 6 times gives up.
+   */
+  streamLatency(fromHost: string, toHost: string, legs = 4): number | null {
+    const ga = this.#groups.get(fromHost), gb = this.#groups.get(toHost);
+    if (ga !== undefined && gb !== undefined && ga !== gb) return null;
+    const f = this.#faults;
+    let total = 0;
+    for (let leg = 0; leg < legs; leg++) {
+      let rto = 1000;
+      let tries = 0;
+      while (f.loss > 0 && this.#rng.next() < f.loss) {
+        if (++tries >= 6) return null;
+        total += rto;
+        rto *= 2;
+      }
+      total += f.minDelay +
+        (f.maxDelay > f.minDelay ? this.#rng.next() * (f.maxDelay - f.minDelay) : 0);
+    }
+    return total + (this.#receiveDelay.get(toHost) ?? 0) + (this.#receiveDelay.get(fromHost) ?? 0);
+  }
+
   #transmit(from: PeerAddress, to: PeerAddress, bytes: Uint8Array): void {
     const ga = this.#groups.get(from.host), gb = this.#groups.get(to.host);
     if (ga !== undefined && gb !== undefined && ga !== gb) {

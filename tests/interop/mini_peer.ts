@@ -12,7 +12,7 @@ import { DecodeError } from "../../src/core/codec.ts";
 import type { Message, Ping } from "../../src/core/messages.ts";
 import { detectDatagramBinder, detectStreamBinder } from "../../src/transport/auto.ts";
 import type { StreamConn, StreamListener } from "../../src/transport/stream_types.ts";
-import type { DatagramTransport } from "../../src/transport/types.ts";
+import { AddressInUseError, type DatagramTransport } from "../../src/transport/types.ts";
 import {
   createPacketSecurity,
   decodePacket,
@@ -66,21 +66,31 @@ export class MiniPeer {
     this.#security = createPacketSecurity(options.security);
   }
 
-  /** Bind UDP (port chosen by the OS) and listen for TCP on the same port. */
+  /**
+   * Bind UDP (port chosen by the OS) and listen for TCP on the same port, retrying with a new
+   * port if that TCP port happens to be taken.
+   */
   static async start(options: MiniPeerOptions): Promise<MiniPeer> {
     const peer = new MiniPeer(options);
     const host = options.host ?? "127.0.0.1";
-    peer.#udp = await (await detectDatagramBinder()).bind({
-      host,
-      port: 0,
-      onDatagram: (bytes, from) => void peer.#onDatagram(bytes, from),
-    });
-    peer.#tcp = await (await detectStreamBinder()).listen({
-      host,
-      port: peer.#udp.local.port,
-      onConnection: (conn) => void peer.#onConnection(conn),
-    });
-    return peer;
+    for (let attempt = 1;; attempt++) {
+      peer.#udp = await (await detectDatagramBinder()).bind({
+        host,
+        port: 0,
+        onDatagram: (bytes, from) => void peer.#onDatagram(bytes, from),
+      });
+      try {
+        peer.#tcp = await (await detectStreamBinder()).listen({
+          host,
+          port: peer.#udp.local.port,
+          onConnection: (conn) => void peer.#onConnection(conn),
+        });
+        return peer;
+      } catch (error) {
+        await peer.#udp.close();
+        if (!(error instanceof AddressInUseError) || attempt === 5) throw error;
+      }
+    }
   }
 
   /** The one address (UDP and TCP). */

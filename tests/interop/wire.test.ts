@@ -12,13 +12,7 @@
 import { after, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import type { Ack, Message, UserMessage } from "../../src/core/messages.ts";
-import {
-  createPacketSecurity,
-  formatKey,
-  Keyring,
-  type PushPull,
-  type StreamMessage,
-} from "../../src/wire/mod.ts";
+import { createPacketSecurity, formatKey, Keyring, type PushPull } from "../../src/wire/mod.ts";
 import { GoPeer, goPeerBinary, sleep, stopAllGoPeers } from "./go_peer.ts";
 import { MiniPeer } from "./mini_peer.ts";
 

@@ -16,8 +16,12 @@ import {
   type PushPull,
   Reader,
   readStreamMessage,
+  RemoteStreamError,
+  type ServeOutcome,
+  serveStream,
   type StreamMessage,
   type StreamReadOptions,
+  streamRequest,
   writeStreamMessage,
 } from "../../src/wire/mod.ts";
 import { readPushPullHeader } from "../../src/wire/stream_messages.ts";
@@ -446,6 +450,94 @@ describe("reading off a connection", () => {
     await rejectsKind(
       readStreamMessage(acc, { side: "acceptor", timeoutMs: 5000, maxMessageBytes: 4096 }),
       "oversized",
+    );
+  });
+});
+
+describe("one exchange from either end (streamRequest / serveStream)", () => {
+  const keyring = new Keyring(KEY);
+  const security = { keyring, label: "x", compress: true };
+
+  function server(
+    handle: Parameters<typeof serveStream>[1],
+    sec: Record<string, unknown> = security,
+  ): { net: MemoryStreamNetwork; outcomes: ServeOutcome[]; to: { host: string; port: number } } {
+    const net = new MemoryStreamNetwork({ chunkSize: 3 });
+    const outcomes: ServeOutcome[] = [];
+    const l = net.listen({
+      host: "10.0.0.1",
+      port: 7946,
+      onConnection: async (c) =>
+        void outcomes.push(await serveStream(c, handle, { ...sec, timeoutMs: 2000 })),
+    });
+    cleanups.push(() => l.close());
+    return { net, outcomes, to: l.local };
+  }
+
+  test("push/pull, ping and user requests get their replies", T, async () => {
+    const { net, outcomes, to } = server((req) => {
+      if (req.type === "pushPull") {
+        return { ...req, states: [NODE_A], userState: new Uint8Array(0) };
+      }
+      if (req.type === "ping") return { type: "ack", seqNo: req.seqNo, payload: null };
+      return null;
+    });
+    const binder = net.binder("10.0.0.2");
+    const opts = { ...security, timeoutMs: 2000 };
+    const pp = await streamRequest(binder, to, VECTOR_MESSAGE, opts);
+    assert.deepEqual(pp.states, [NODE_A]);
+    assert.equal(pp.join, true);
+    const ack = await streamRequest(binder, to, { type: "ping", seqNo: 5, node: "" }, opts);
+    assert.equal(ack.seqNo, 5);
+    assert.equal(await streamRequest(binder, to, { type: "user", payload: utf8("u") }, opts), null);
+    while (outcomes.length < 3) await new Promise((r) => setTimeout(r, 1));
+    assert.deepEqual(outcomes.map((o) => o.request?.type), ["pushPull", "ping", "user"]);
+    assert.ok(outcomes.every((o) => o.error === undefined));
+  });
+
+  test("wrong SeqNo, err replies, no reply, unreadable requests", T, async () => {
+    const { net, outcomes, to } = server((req) =>
+      req.type === "ping" ? { type: "ack", seqNo: req.seqNo + 1, payload: null } : null
+    );
+    const binder = net.binder("10.0.0.2");
+    const opts = { ...security, timeoutMs: 2000 };
+    await rejectsKind(
+      streamRequest(binder, to, { type: "ping", seqNo: 5, node: "" }, opts),
+      "bad-field",
+    );
+    // the acceptor closes without replying to a push/pull
+    await rejectsKind(streamRequest(binder, to, VECTOR_MESSAGE, opts), "empty");
+    // a request it can't read (no key) is answered with err, which the dialer can read
+    await assert.rejects(
+      streamRequest(binder, to, VECTOR_MESSAGE, { ...opts, keyring: undefined }),
+      (e) => e instanceof DecodeError && e.kind === "decrypt-failed",
+    );
+    // an unlabelled node answers a labelled request with err: the dialer reports it
+    const plain = server(() => null, {});
+    await assert.rejects(
+      streamRequest(plain.net.binder("10.0.0.2"), plain.to, VECTOR_MESSAGE, {
+        label: "x",
+        timeoutMs: 2000,
+      }),
+      (e) => e instanceof RemoteStreamError && /label/.test(e.message),
+    );
+    assert.equal(plain.outcomes[0]?.error instanceof DecodeError, true);
+    assert.equal(outcomes.length, 3);
+  });
+
+  test("a dial nobody answers, and a silent acceptor, hit the deadline", T, async () => {
+    const net = new MemoryStreamNetwork();
+    const l = net.listen({ host: "10.0.0.1", port: 7946, onConnection: () => {} });
+    cleanups.push(() => l.close());
+    await assert.rejects(
+      streamRequest(net.binder(), l.local, VECTOR_MESSAGE, { timeoutMs: 100 }),
+      (e) => e instanceof StreamError && e.kind === "timeout",
+    );
+    await assert.rejects(
+      streamRequest(net.binder(), { host: "10.0.0.9", port: 1 }, VECTOR_MESSAGE, {
+        timeoutMs: 100,
+      }),
+      (e) => e instanceof StreamError && e.kind === "refused",
     );
   });
 });
