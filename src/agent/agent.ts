@@ -50,7 +50,10 @@ export interface AgentOptions {
   readonly keys?: readonly Uint8Array[];
   /** Packet label: only members with the same label can talk. */
   readonly label?: string;
-  /** Directory for the agent's state (`peers.json`, rejoined on start). */
+  /**
+   * Directory for the agent's state: the node's name and incarnation (so a restart outranks
+   * its previous life) and `peers.json` (the members it knew, rejoined on start).
+   */
   readonly dataDir?: string;
   /** Serve the HTTP API and dashboard on this `host:port`. */
   readonly http?: string;
@@ -102,6 +105,7 @@ export async function startAgent(options: AgentOptions): Promise<Agent> {
   const node = await bindOrExplain("UDP", options.bind, () =>
     createNode({
       name: options.name,
+      dataDir: options.dataDir,
       bind: options.bind,
       advertise: options.advertise,
       seeds,

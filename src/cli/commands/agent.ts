@@ -16,6 +16,7 @@ import { encodeTags, parseTagArgs, TagError, type Tags } from "../../agent/tags.
 import type { Command } from "../command.ts";
 import { eventLine } from "../format.ts";
 import { parseTune } from "../tune.ts";
+import { loadState } from "../../node/persist.ts";
 import { CommandError, parsing, UsageError } from "../usage.ts";
 
 const HELP = `Usage: shoal agent [options]
@@ -23,7 +24,8 @@ const HELP = `Usage: shoal agent [options]
 Run a cluster member until interrupted (SIGINT/SIGTERM), then leave gracefully.
 
 Options:
-  --name NAME          member name, unique in the cluster (default: the host name)
+  --name NAME          member name, unique in the cluster (default: the name remembered
+                       in --data-dir, else the host name)
   --bind HOST:PORT     UDP address to bind (default 0.0.0.0:7946)
   --advertise HOST:PORT
                        address other members should use (default: the bound one)
@@ -33,7 +35,8 @@ Options:
   --key BASE64         gossip encryption key, 16/24/32 bytes (repeatable; the first
                        encrypts, all decrypt; make one with 'shoal keygen')
   --label LABEL        packet label: only members with the same label can talk
-  --data-dir DIR       keep state here (peers.json: rejoined on the next start)
+  --data-dir DIR       keep state here: name and incarnation, and the peers to rejoin
+                       on the next start
   --http HOST:PORT     serve the HTTP API and the dashboard (e.g. 127.0.0.1:7373)
   --http-token TOKEN   token for mutating API calls (default $SHOAL_HTTP_TOKEN); without
                        one only loopback callers may join or leave
@@ -72,7 +75,7 @@ export interface AgentCommandOptions extends AgentOptions {
  * Turn the command line into agent options (`"help"` for `--help`); every mistake is a
  * {@linkcode UsageError}.
  */
-export function agentOptions(args: string[]): AgentCommandOptions | "help" {
+export async function agentOptions(args: string[]): Promise<AgentCommandOptions | "help"> {
   const { values } = parsing(() =>
     parseArgs({
       args,
@@ -97,7 +100,10 @@ export function agentOptions(args: string[]): AgentCommandOptions | "help" {
     })
   );
   if (values.help) return "help";
-  const name = values.name ?? hostname();
+  const remembered = values["data-dir"]
+    ? await loadState(values["data-dir"]).catch(() => undefined)
+    : undefined;
+  const name = values.name ?? remembered?.name ?? hostname();
   if (name === "") throw new UsageError("--name must not be empty");
   const profile = values.profile as ConfigPreset;
   if (!PROFILES.includes(profile)) {
@@ -156,7 +162,7 @@ export function agentOptions(args: string[]): AgentCommandOptions | "help" {
 const log = (line: string) => console.error(`shoal agent: ${line}`);
 
 async function run(args: string[]): Promise<number> {
-  const options = agentOptions(args);
+  const options = await agentOptions(args);
   if (options === "help") {
     console.log(HELP);
     return 0;
