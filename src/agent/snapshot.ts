@@ -1,6 +1,7 @@
 /**
  * The agent's data directory: `peers.json` remembers the members it knew, so a restarted
- * agent rejoins them without `--join` (as serf's snapshot does).
+ * agent rejoins them without `--join` (as serf's snapshot does). The node's name and
+ * incarnation live next to it, in the node's own state file.
  *
  * File format: `{"version": 1, "name": "<local name>", "peers": ["host:port", ...]}`.
  *
@@ -58,9 +59,7 @@ export class PeerSnapshot {
   /** Create `dir` if needed and start saving `view`'s peers there. */
   static async open(dir: string, view: ClusterView): Promise<PeerSnapshot> {
     await mkdir(dir, { recursive: true });
-    const snapshot = new PeerSnapshot(dir, view);
-    await snapshot.flush();
-    return snapshot;
+    return new PeerSnapshot(dir, view);
   }
 
   #schedule(): void {
@@ -72,15 +71,19 @@ export class PeerSnapshot {
     (this.#timer as { unref?: () => void }).unref?.();
   }
 
-  /** Write the current peers now. */
+  /**
+   * Write the current peers now. With no live peer the file is left as it is: the last
+   * members known are the best bet for rejoining.
+   */
   flush(): Promise<void> {
     const peers = this.#view.members()
       .filter((m) => m.name !== this.#view.name && (m.state === "alive" || m.state === "suspect"))
       .map((m) => formatAddress({ host: m.address, port: m.port }))
       .sort();
+    if (peers.length === 0) return this.#writing;
     const body = JSON.stringify({ version: 1, name: this.#view.name, peers }, null, 2) + "\n";
     const path = join(this.#dir, FILE);
-    this.#writing = this.#writing.then(async () => {
+    this.#writing = this.#writing.catch(() => {}).then(async () => {
       await writeFile(`${path}.tmp`, body);
       await rename(`${path}.tmp`, path);
     });

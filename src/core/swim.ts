@@ -23,7 +23,7 @@
 
 import { bytesToIp, ipToBytes, type PeerAddress } from "./address.ts";
 import { BroadcastQueue, retransmitLimit } from "./broadcasts.ts";
-import { type Codec, DecodeError } from "./codec.ts";
+import { type Codec, DecodeError, type DecodeErrorKind } from "./codec.ts";
 import { DEFAULT_VSN, META_MAX_SIZE, type SwimConfig } from "./config.ts";
 import type { Effect, MembershipEventType, Timer } from "./effects.ts";
 import {
@@ -390,6 +390,12 @@ export class Swim {
     for (const m of messages) if (!isRumour(m)) this.#dispatch(m, from);
     this.#packetFrom = undefined;
     return this.#drain();
+  }
+
+  /** Count a datagram the host dropped before decoding (bad label, failed decryption). */
+  recordDropped(kind: DecodeErrorKind): void {
+    this.stats.packetsIn++;
+    this.stats.decodeErrors[kind] = (this.stats.decodeErrors[kind] ?? 0) + 1;
   }
 
   /** A timer scheduled earlier has fired. Stale timers are ignored. */

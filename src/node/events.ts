@@ -4,21 +4,19 @@
  * @module
  */
 
-import type { MembershipEvent } from "../core/effects.ts";
-
-interface Subscriber {
-  queue: MembershipEvent[];
+interface Subscriber<T> {
+  queue: T[];
   wake: (() => void) | undefined;
 }
 
 /** Delivers every published event to every open subscription, in order, losing none. */
-export class EventHub {
-  readonly #subs = new Set<Subscriber>();
-  readonly #listeners = new Set<(e: MembershipEvent) => void>();
+export class EventHub<T> {
+  readonly #subs = new Set<Subscriber<T>>();
+  readonly #listeners = new Set<(e: T) => void>();
   #closed = false;
 
   /** Deliver `event` to every subscriber and listener. */
-  publish(event: MembershipEvent): void {
+  publish(event: T): void {
     if (this.#closed) return;
     for (const s of this.#subs) {
       s.queue.push(event);
@@ -34,18 +32,18 @@ export class EventHub {
   }
 
   /** Call `fn` for every event until the returned function is called. */
-  listen(fn: (e: MembershipEvent) => void): () => void {
+  listen(fn: (e: T) => void): () => void {
     this.#listeners.add(fn);
     return () => this.#listeners.delete(fn);
   }
 
   /** A new subscription: events published from now on, ending when the hub closes. */
-  subscribe(): AsyncIterableIterator<MembershipEvent> {
-    const sub: Subscriber = { queue: [], wake: undefined };
+  subscribe(): AsyncIterableIterator<T> {
+    const sub: Subscriber<T> = { queue: [], wake: undefined };
     if (!this.#closed) this.#subs.add(sub);
-    const done = (): IteratorResult<MembershipEvent> => ({ done: true, value: undefined });
-    const iterator: AsyncIterableIterator<MembershipEvent> = {
-      next: async (): Promise<IteratorResult<MembershipEvent>> => {
+    const done = (): IteratorResult<T> => ({ done: true, value: undefined });
+    const iterator: AsyncIterableIterator<T> = {
+      next: async (): Promise<IteratorResult<T>> => {
         while (sub.queue.length === 0) {
           if (this.#closed || !this.#subs.has(sub)) return done();
           await new Promise<void>((resolve) => (sub.wake = resolve));
@@ -53,7 +51,7 @@ export class EventHub {
         }
         return { done: false, value: sub.queue.shift()! };
       },
-      return: (): Promise<IteratorResult<MembershipEvent>> => {
+      return: (): Promise<IteratorResult<T>> => {
         this.#subs.delete(sub);
         sub.queue.length = 0;
         sub.wake?.();

@@ -9,16 +9,26 @@
  */
 
 import { formatAddress, parseAddress, type PeerAddress } from "../core/address.ts";
-import type { Codec } from "../core/codec.ts";
+import { type Codec, DecodeError } from "../core/codec.ts";
 import { type ConfigOverrides, type ConfigPreset, resolveConfig } from "../core/config.ts";
 import type { Effect, MembershipEvent } from "../core/effects.ts";
 import type { Member, MemberState } from "../core/member.ts";
 import type { Rng } from "../core/rng.ts";
 import type { CoreStats } from "../core/stats.ts";
 import { Swim } from "../core/swim.ts";
-import { detectDatagramBinder } from "../transport/auto.ts";
-import type { DatagramBinder, DatagramTransport, TransportStats } from "../transport/types.ts";
-import { memberlistCodec } from "../wire/codec.ts";
+import { detectDatagramBinder, detectStreamBinder } from "../transport/auto.ts";
+import type { StreamBinder } from "../transport/stream_types.ts";
+import {
+  AddressInUseError,
+  type DatagramBinder,
+  type DatagramTransport,
+  type TransportStats,
+} from "../transport/types.ts";
+import { createMemberlistCodec } from "../wire/codec.ts";
+import { Keyring } from "../wire/keyring.ts";
+import { createPacketSecurity, type PacketSecurity } from "../wire/packet_security.ts";
+import type { SecurityOptions } from "../wire/security.ts";
+import { StreamEndpoint, type StreamStats } from "./streams.ts";
 import { pickAdvertiseHost } from "./advertise.ts";
 import { EventHub } from "./events.ts";
 import { loadState, saveState, startingIncarnation } from "./persist.ts";
@@ -55,6 +65,37 @@ export interface NodeOptions {
    * `false` an open node never holds the process; either way nothing does after `close()`.
    */
   readonly keepAlive?: boolean;
+  /**
+   * Stream transport (memberlist's TCP, on the same port as UDP) for push/pull sync, the
+   * fallback probe and reliable messages: auto-detected from the runtime by default; `false`
+   * runs datagrams only.
+   */
+  readonly streams?: StreamBinder | false;
+  /**
+   * Gossip encryption keys (AES-GCM; 16, 24 or 32 bytes, or base64 text): the first encrypts,
+   * all decrypt. Or pass a {@linkcode Keyring} to add, use and remove keys at run time.
+   */
+  readonly keys?: readonly (Uint8Array | string)[] | Keyring;
+  /** Cluster label (memberlist ≥ 0.3): labelled and unlabelled clusters never mix. */
+  readonly label?: string;
+  /** Accept unlabelled input although a label is set (while rolling labels out). */
+  readonly skipInboundLabelCheck?: boolean;
+  /** With keys: refuse unencrypted input (default true; false while rolling encryption out). */
+  readonly verifyIncoming?: boolean;
+  /** With keys: encrypt output (default true; false during the first rollout phase). */
+  readonly verifyOutgoing?: boolean;
+  /** Encryption version for output: 1 (default, as Go) or 0 (legacy padded). */
+  readonly encryptionVersion?: 0 | 1;
+  /** LZW-compress packets (when smaller) and streams, as Go does by default (default true). */
+  readonly compress?: boolean;
+}
+
+/** A user message received from another member. */
+export interface UserMessageEvent {
+  /** The bytes the sender passed to `send` or `broadcast`. */
+  readonly payload: Uint8Array;
+  /** Where it came from (the datagram's or connection's source). */
+  readonly from: PeerAddress;
 }
 
 /** Statistics of a running node. */
@@ -67,6 +108,8 @@ export interface NodeStats {
   readonly transport: TransportStats;
   /** Rumours waiting to be gossiped. */
   readonly queueDepth: number;
+  /** Stream counters (absent without streams). */
+  readonly streams?: StreamStats;
   /** Exceptions caught in the receive or timer path (should stay 0). */
   readonly internalErrors: number;
 }
@@ -86,7 +129,12 @@ const DEFAULT_SETTLE_TIMEOUT = 5000;
 export class ShoalNode implements AsyncDisposable {
   readonly #swim: Swim;
   readonly #transport: DatagramTransport;
-  readonly #hub = new EventHub();
+  readonly #hub = new EventHub<MembershipEvent>();
+  readonly #messages = new EventHub<UserMessageEvent>();
+  readonly #security: PacketSecurity;
+  readonly #streams: StreamEndpoint | undefined;
+  /** The keyring, when the node encrypts: add, use and remove keys at run time. */
+  readonly keyring: Keyring | undefined;
   readonly #timers = new Set<ReturnType<typeof setTimeout>>();
   readonly #waiters: { what: string; resolve: () => void }[] = [];
   #closed = false;
@@ -100,17 +148,51 @@ export class ShoalNode implements AsyncDisposable {
   #saving: Promise<void> = Promise.resolve();
 
   /** @internal Use {@linkcode createNode}. */
-  constructor(swim: Swim, transport: DatagramTransport, address: PeerAddress, dataDir?: string) {
-    this.#swim = swim;
-    this.#transport = transport;
-    this.address = address;
-    this.#dataDir = dataDir;
+  constructor(parts: NodeParts) {
+    this.#swim = parts.swim;
+    this.#transport = parts.transport;
+    this.address = parts.address;
+    this.#dataDir = parts.dataDir;
+    this.#security = parts.security;
+    this.keyring = parts.keyring;
+    this.#streams = parts.streams?.(this);
   }
 
   /** @internal Called by {@linkcode createNode} once the socket is bound. */
   deliver(bytes: Uint8Array, from: PeerAddress): void {
     if (this.#closed) return;
-    this.#run(() => this.#swim.handlePacket(bytes, from));
+    if (!this.#security.active) {
+      this.#run(() => this.#swim.handlePacket(bytes, from));
+      return;
+    }
+    this.#security.open(bytes).then(
+      (plain) => {
+        if (!this.#closed) this.#run(() => this.#swim.handlePacket(plain, from));
+      },
+      (err) => {
+        this.#swim.recordDropped(err instanceof DecodeError ? err.kind : "decrypt-failed");
+      },
+    );
+  }
+
+  /** @internal The stream endpoint's hooks. */
+  streamHost(timeoutMs: number, security: SecurityOptions, compress: boolean) {
+    return {
+      swim: this.#swim,
+      apply: (effects: Effect[]) => {
+        if (!this.#closed) this.#apply(effects);
+      },
+      deliverUser: (payload: Uint8Array, from: PeerAddress) =>
+        this.#messages.publish({ payload, from }),
+      timeoutMs,
+      security,
+      compress,
+    };
+  }
+
+  /** @internal Listen for streams on our address. */
+  async listenStreams(host: string, port: number): Promise<void> {
+    await this.#streams?.listen(host, port);
   }
 
   /** @internal Start the protocol loops and join. */
@@ -168,6 +250,47 @@ export class ShoalNode implements AsyncDisposable {
     return this.#hub.listen(listener);
   }
 
+  /** User messages from now on (sent with `send` or `broadcast` by any member). */
+  messages(): AsyncIterableIterator<UserMessageEvent> {
+    return this.#messages.subscribe();
+  }
+
+  /** Call `listener` for every user message; returns an unsubscribe function. */
+  onMessage(listener: (message: UserMessageEvent) => void): () => void {
+    return this.#messages.listen(listener);
+  }
+
+  /**
+   * Send `payload` to one member (by name, or an address): best effort in one datagram by
+   * default, or `reliable` over a stream.
+   *
+   * @example
+   * ```ts ignore
+   * node.send("b", new TextEncoder().encode("hello"), { reliable: true });
+   * ```
+   */
+  send(to: string | PeerAddress, payload: Uint8Array, options: { reliable?: boolean } = {}): void {
+    this.#assertOpen();
+    let address: PeerAddress;
+    if (typeof to === "string") {
+      const m = this.#swim.member(to);
+      if (!m) throw new Error(`no member named ${to}`);
+      address = { host: m.address, port: m.port };
+    } else address = to;
+    const effects = this.#swim.sendUser(address, payload, options.reliable ?? false);
+    this.#apply(effects);
+  }
+
+  /**
+   * Gossip `payload` to the cluster, piggy-backed on protocol traffic with room reserved for
+   * it. Like memberlist's delegate broadcasts, only this member transmits it (a bounded
+   * number of times); receivers do not relay it.
+   */
+  broadcast(payload: Uint8Array): void {
+    this.#assertOpen();
+    this.#apply(this.#swim.broadcast(payload));
+  }
+
   /** Announce through more seeds, `"host:port"` each. */
   join(seeds: readonly string[]): void {
     this.#assertOpen();
@@ -222,6 +345,7 @@ export class ShoalNode implements AsyncDisposable {
       core: this.#swim.stats,
       transport: this.#transport.stats,
       queueDepth: this.#swim.queueDepth,
+      streams: this.#streams?.stats,
       internalErrors: this.#internalErrors,
     };
   }
@@ -239,6 +363,8 @@ export class ShoalNode implements AsyncDisposable {
     if (this.#keepAlive !== undefined) clearInterval(this.#keepAlive);
     for (const w of this.#waiters.splice(0)) w.resolve();
     this.#hub.close();
+    this.#messages.close();
+    await this.#streams?.close();
     await this.#transport.close();
     await this.#saving;
   }
@@ -298,7 +424,20 @@ export class ShoalNode implements AsyncDisposable {
     for (const e of effects) {
       switch (e.type) {
         case "send":
-          this.#transport.send(e.to, e.bytes);
+          if (this.#security.active) {
+            this.#security.seal(e.bytes).then(
+              (sealed) => this.#transport.send(e.to, sealed),
+              () => this.#internalErrors++,
+            );
+          } else this.#transport.send(e.to, e.bytes);
+          break;
+        case "pushPull":
+        case "streamPing":
+        case "userStream":
+          this.#streams?.perform(e);
+          break;
+        case "user":
+          this.#messages.publish({ payload: e.payload, from: e.from });
           break;
         case "schedule": {
           const handle = setTimeout(() => {
@@ -346,44 +485,105 @@ export async function createNode(options: NodeOptions): Promise<ShoalNode> {
       `data directory ${options.dataDir} belongs to node "${persisted.name}", not "${name}"`,
     );
   }
-  const config = resolveConfig(options.preset ?? "lan", options.config ?? {});
+  const keyring = toKeyring(options.keys);
+  const securityOptions: SecurityOptions = {
+    keyring,
+    label: options.label,
+    skipInboundLabelCheck: options.skipInboundLabelCheck,
+    verifyIncoming: options.verifyIncoming,
+    verifyOutgoing: options.verifyOutgoing,
+    encryptionVersion: options.encryptionVersion,
+  };
+  const security = createPacketSecurity(securityOptions);
+  const compress = options.compress ?? true;
+  const config = resolveConfig(options.preset ?? "lan", {
+    ...options.config,
+    packetOverhead: (options.config?.packetOverhead ?? 0) + security.overhead,
+  });
   const bind = parseAddress(options.bind ?? "0.0.0.0:7946");
   const seeds = (options.seeds ?? []).map((s) => parseAddress(s));
   const binder = options.transport ?? await detectDatagramBinder();
+  const streamBinder = options.streams === false
+    ? undefined
+    : options.streams ?? await detectStreamBinder();
   let node: ShoalNode | undefined;
   const pending: [Uint8Array, PeerAddress][] = [];
-  const transport = await binder.bind({
-    host: bind.host,
-    port: bind.port,
-    onDatagram: (bytes, from) => node ? node.deliver(bytes, from) : pending.push([bytes, from]),
-  });
-  try {
-    const advertise = options.advertise
-      ? parseAddress(options.advertise, transport.local.port)
-      : { host: pickAdvertiseHost(transport.local.host), port: transport.local.port };
-    const rng = options.rng ?? { next: Math.random };
-    const swim = new Swim({
-      identity: {
-        name,
-        host: advertise.host,
-        port: advertise.port,
-        meta: options.meta,
-        incarnation: startingIncarnation(Date.now(), persisted),
-      },
-      config,
-      codec: options.codec ?? memberlistCodec,
-      now: () => performance.now(),
-      rng,
-    });
-    node = new ShoalNode(swim, transport, advertise, options.dataDir);
-    for (const [bytes, from] of pending.splice(0)) node.deliver(bytes, from);
-    node.begin(
-      seeds.filter((s) => formatAddress(s) !== formatAddress(advertise)),
-      options.keepAlive ?? true,
-    );
-    return node;
-  } catch (err) {
-    await transport.close();
-    throw err;
+  const onDatagram = (bytes: Uint8Array, from: PeerAddress) =>
+    node ? node.deliver(bytes, from) : pending.push([bytes, from]);
+  // UDP and TCP share one port. With port 0 the OS picks the UDP port, which may be taken
+  // for TCP: then try again with another.
+  for (let attempt = 0;; attempt++) {
+    const transport = await binder.bind({ host: bind.host, port: bind.port, onDatagram });
+    try {
+      const advertise = options.advertise
+        ? parseAddress(options.advertise, transport.local.port)
+        : { host: pickAdvertiseHost(transport.local.host), port: transport.local.port };
+      const swim = new Swim({
+        identity: {
+          name,
+          host: advertise.host,
+          port: advertise.port,
+          meta: options.meta,
+          incarnation: startingIncarnation(Date.now(), persisted),
+        },
+        config,
+        codec: options.codec ?? createMemberlistCodec({ compress }),
+        now: () => performance.now(),
+        rng: options.rng ?? { next: Math.random },
+        streams: streamBinder !== undefined,
+      });
+      node = new ShoalNode({
+        swim,
+        transport,
+        address: advertise,
+        dataDir: options.dataDir,
+        security,
+        keyring,
+        streams: streamBinder
+          ? (n) =>
+            new StreamEndpoint(
+              streamBinder,
+              n.streamHost(config.tcpTimeout, securityOptions, compress),
+            )
+          : undefined,
+      });
+      try {
+        await node.listenStreams(transport.local.host, transport.local.port);
+      } catch (err) {
+        const retry = err instanceof AddressInUseError && bind.port === 0 && attempt < 8;
+        await node.close();
+        node = undefined;
+        if (retry) continue;
+        throw err;
+      }
+      for (const [bytes, from] of pending.splice(0)) node.deliver(bytes, from);
+      node.begin(
+        seeds.filter((s) => formatAddress(s) !== formatAddress(advertise)),
+        options.keepAlive ?? true,
+      );
+      return node;
+    } catch (err) {
+      await transport.close();
+      throw err;
+    }
   }
+}
+
+/** The pieces {@linkcode createNode} assembles a node from. */
+interface NodeParts {
+  readonly swim: Swim;
+  readonly transport: DatagramTransport;
+  readonly address: PeerAddress;
+  readonly dataDir?: string;
+  readonly security: PacketSecurity;
+  readonly keyring?: Keyring;
+  readonly streams?: (node: ShoalNode) => StreamEndpoint;
+}
+
+function toKeyring(keys: NodeOptions["keys"]): Keyring | undefined {
+  if (keys === undefined) return undefined;
+  if (keys instanceof Keyring) return keys;
+  if (keys.length === 0) return undefined;
+  const bytes = keys.map((k) => typeof k === "string" ? Keyring.fromBase64([k]).primary : k);
+  return new Keyring(bytes[0], bytes.slice(1));
 }

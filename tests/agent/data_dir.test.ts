@@ -67,7 +67,8 @@ test("a crashed agent with a data dir rejoins its peers, with a higher incarnati
     ...FAST_TUNE,
   ]);
   procs.push(second);
-  await second.waitFor(/dd-b listening on/);
+  await second.waitFor(/listening on/);
+  assert.match(second.stderr, /^shoal agent: dd-b listening on/m, "the name from the data dir");
   await second.waitFor(/joining 127\.0\.0\.1:\d+/);
   await eventually(
     () => {

@@ -18,6 +18,7 @@ test("the data directory keeps name and incarnation; a restart outranks its prev
   dirs.push(dir);
   const net = new MemoryNetwork();
   const transport = net.binder();
+  const streams = false as const;
   const first = await createNode({
     name: "keeper",
     bind: "10.9.0.1:7946",
@@ -32,20 +33,20 @@ test("the data directory keeps name and incarnation; a restart outranks its prev
   assert.deepEqual(saved, { name: "keeper", incarnation: inc1 + 1 });
 
   // Same directory, no name given: the name is remembered, the incarnation goes up.
-  const second = await createNode({ bind: "10.9.0.1:7946", dataDir: dir, transport });
+  const second = await createNode({ bind: "10.9.0.1:7946", dataDir: dir, transport, streams });
   assert.equal(second.name, "keeper");
   assert.ok(second.localMember().incarnation > inc1 + 1);
   await second.close();
 
   // Another name on the same directory is refused.
   await assert.rejects(
-    createNode({ name: "other", bind: "10.9.0.1:7946", dataDir: dir, transport }),
+    createNode({ name: "other", bind: "10.9.0.1:7946", dataDir: dir, transport, streams }),
     /belongs to node "keeper"/,
   );
   // A corrupt state file is reported, not ignored.
   await writeFile(join(dir, "shoal-state.json"), "{}");
   await assert.rejects(
-    createNode({ bind: "10.9.0.1:7946", dataDir: dir, transport }),
+    createNode({ bind: "10.9.0.1:7946", dataDir: dir, transport, streams }),
     /not a shoal state file/,
   );
 });

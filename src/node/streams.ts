@@ -1,0 +1,160 @@
+/**
+ * The node's stream side (memberlist's TCP): serves push/pull, fallback pings and reliable
+ * user messages on the node's port, and performs the core's stream effects.
+ *
+ * @module
+ */
+
+import type { PeerAddress } from "../core/address.ts";
+import type { Effect } from "../core/effects.ts";
+import type { Swim } from "../core/swim.ts";
+import type { StreamBinder, StreamListener } from "../transport/stream_types.ts";
+import type { SecurityOptions } from "../wire/security.ts";
+import { serveStream, type StreamRequest, streamRequest } from "../wire/stream_exchange.ts";
+import type { PushPull, StreamMessage } from "../wire/stream_messages.ts";
+
+/** Counters of stream activity. */
+export interface StreamStats {
+  /** Push/pull exchanges completed (either side). */
+  pushPulls: number;
+  /** Push/pull exchanges that failed (dial, timeout, framing, remote error). */
+  pushPullErrors: number;
+  /** Fallback pings answered / sent. */
+  pingsServed: number;
+  /** Inbound streams that could not be read or answered. */
+  serveErrors: number;
+  /** Reliable user messages sent that failed. */
+  userErrors: number;
+}
+
+/** What the stream side needs from the node. */
+export interface StreamHost {
+  /** The state machine. */
+  readonly swim: Swim;
+  /** Perform effects the core returned. */
+  apply(effects: Effect[]): void;
+  /** Tell the application about a user message. */
+  deliverUser(payload: Uint8Array, from: PeerAddress): void;
+  /** Whole-exchange timeout (memberlist's TCPTimeout). */
+  readonly timeoutMs: number;
+  /** Encryption and label settings, shared with packets. */
+  readonly security: SecurityOptions;
+  /** LZW-compress what we send. */
+  readonly compress: boolean;
+}
+
+const EMPTY = new Uint8Array(0);
+
+/** Serves and performs stream exchanges for one node. */
+export class StreamEndpoint {
+  readonly #binder: StreamBinder;
+  readonly #host: StreamHost;
+  readonly #abort = new AbortController();
+  #listener: StreamListener | undefined;
+  /** Counters. */
+  readonly stats: StreamStats = {
+    pushPulls: 0,
+    pushPullErrors: 0,
+    pingsServed: 0,
+    serveErrors: 0,
+    userErrors: 0,
+  };
+
+  /** An endpoint on `binder` for `host`; call {@linkcode StreamEndpoint.listen}. */
+  constructor(binder: StreamBinder, host: StreamHost) {
+    this.#binder = binder;
+    this.#host = host;
+  }
+
+  /** Listen on the node's address (the same port as its datagram socket). */
+  async listen(host: string, port: number): Promise<void> {
+    this.#listener = await this.#binder.listen({
+      host,
+      port,
+      onConnection: (conn) => {
+        void serveStream(conn, (req) => this.#answer(req), this.#options(this.#host.timeoutMs))
+          .then((outcome) => {
+            if (outcome.error !== undefined) this.stats.serveErrors++;
+            const req = outcome.request;
+            // The acceptor merges the dialer's state only after replying (spec §6.4).
+            if (req?.type === "pushPull" && outcome.error === undefined) {
+              this.stats.pushPulls++;
+              this.#host.apply(this.#host.swim.mergeRemoteState(req.states));
+            }
+            if (req?.type === "user") this.#host.deliverUser(req.payload, conn.remote);
+          });
+      },
+    });
+  }
+
+  /** Perform a stream effect. Never throws; failures are counted or reported to the core. */
+  perform(effect: Effect): void {
+    const swim = this.#host.swim;
+    switch (effect.type) {
+      case "pushPull": {
+        const request: PushPull = {
+          type: "pushPull",
+          join: effect.join,
+          states: swim.localState(),
+          userState: EMPTY,
+        };
+        streamRequest(this.#binder, effect.to, request, this.#options(this.#host.timeoutMs))
+          .then((reply) => {
+            this.stats.pushPulls++;
+            this.#host.apply(swim.mergeRemoteState(reply.states));
+          })
+          .catch(() => this.stats.pushPullErrors++);
+        break;
+      }
+      case "streamPing": {
+        const seqNo = effect.ping.seqNo;
+        streamRequest(this.#binder, effect.to, effect.ping, this.#options(effect.timeout))
+          .then(() => true, () => false)
+          .then((ok) => this.#host.apply(swim.handleStreamPingResult(seqNo, ok)));
+        break;
+      }
+      case "userStream":
+        streamRequest(
+          this.#binder,
+          effect.to,
+          { type: "user", payload: effect.payload },
+          this.#options(this.#host.timeoutMs),
+        ).catch(() => this.stats.userErrors++);
+        break;
+    }
+  }
+
+  /** Stop listening and abandon exchanges in flight. */
+  async close(): Promise<void> {
+    this.#abort.abort();
+    await this.#listener?.close();
+  }
+
+  #answer(request: StreamRequest): StreamMessage | null {
+    const swim = this.#host.swim;
+    switch (request.type) {
+      case "pushPull":
+        return {
+          type: "pushPull",
+          join: request.join,
+          states: swim.localState(),
+          userState: EMPTY,
+        };
+      case "ping":
+        if (request.node !== "" && request.node !== swim.name) return null; // no reply, as Go
+        this.stats.pingsServed++;
+        return { type: "ack", seqNo: request.seqNo, payload: null };
+      default:
+        return null;
+    }
+  }
+
+  #options(timeoutMs: number) {
+    return {
+      ...this.#host.security,
+      timeoutMs,
+      signal: this.#abort.signal,
+      compress: this.#host.compress,
+    };
+  }
+}

@@ -1,0 +1,287 @@
+/**
+ * Stream transport over `node:net`: the TCP adapter for Node.js (≥ 20), beside the
+ * `node:dgram` one. Deno and Bun run it too.
+ *
+ * Quirks handled here: `node:net` pushes data through events, so chunks are queued for
+ * `read()`, and the socket is paused while more than {@linkcode HIGH_WATER} bytes wait
+ * (TCP flow control then holds the peer back; memory stays bounded); `write` resolves from
+ * the write callback, once the bytes are handed to the OS; `destroy()` may drop pending
+ * write callbacks, so pending writes are rejected by `close()` itself; listener and
+ * connections are unref'd, accepted ones included.
+ *
+ * @module
+ */
+
+import { connect, createServer, type Server, type Socket } from "node:net";
+import { formatAddress, type PeerAddress } from "../core/address.ts";
+import {
+  DEFAULT_MAX_CONNECTIONS,
+  type ListenOptions,
+  MAX_UNREAD_BYTES,
+  newListenerStats,
+  type StreamBinder,
+  type StreamConn,
+  StreamError,
+  type StreamListener,
+  type StreamListenerStats,
+} from "./stream_types.ts";
+import { AddressInUseError } from "./types.ts";
+
+/** Unread bytes beyond which the socket is paused until the reader catches up. */
+const HIGH_WATER = Math.min(1024 * 1024, MAX_UNREAD_BYTES);
+
+/**
+ * Listens and dials TCP with `node:net`. Everything is unref'd.
+ *
+ * @example
+ * ```ts
+ * import { nodeStream } from "./node_tcp.ts";
+ * const listener = await nodeStream.listen({
+ *   host: "127.0.0.1",
+ *   port: 0,
+ *   onConnection: (conn) => void conn.close(),
+ * });
+ * const conn = await nodeStream.dial(listener.local, 1000);
+ * await conn.read(); // null: the acceptor closed it
+ * await listener.close();
+ * ```
+ */
+export const nodeStream: StreamBinder = {
+  name: "node-tcp",
+  listen(options: ListenOptions): Promise<StreamListener> {
+    return NodeListener.open(options);
+  },
+  dial(to: PeerAddress, timeoutMs: number): Promise<StreamConn> {
+    return new Promise<StreamConn>((resolve, reject) => {
+      const socket = connect({ host: to.host, port: to.port, allowHalfOpen: true });
+      socket.unref();
+      const timer = setTimeout(() => {
+        socket.destroy();
+        reject(new StreamError("timeout", `connect ${formatAddress(to)} timed out`));
+      }, Math.max(0, timeoutMs));
+      (timer as { unref?: () => void }).unref?.();
+      const onError = (error: Error & { code?: string }) => {
+        clearTimeout(timer);
+        socket.destroy();
+        const refused = error.code === "ECONNREFUSED" || error.code === "ECONNRESET";
+        reject(
+          new StreamError(
+            refused ? "refused" : "io",
+            `connect ${formatAddress(to)}: ${refused ? "connection refused" : error.message}`,
+            { cause: error },
+          ),
+        );
+      };
+      socket.once("error", onError);
+      socket.once("connect", () => {
+        clearTimeout(timer);
+        socket.off("error", onError);
+        resolve(new NodeConn(socket, to));
+      });
+    });
+  },
+};
+
+class NodeListener implements StreamListener {
+  readonly local: PeerAddress;
+  readonly stats: StreamListenerStats = newListenerStats();
+  readonly #server: Server;
+  readonly #open = new Set<NodeConn>();
+  #closed = false;
+  #closing: Promise<void> | undefined;
+
+  private constructor(server: Server, local: PeerAddress) {
+    this.#server = server;
+    this.local = local;
+  }
+
+  static open(options: ListenOptions): Promise<NodeListener> {
+    const max = options.maxConnections ?? DEFAULT_MAX_CONNECTIONS;
+    let listener: NodeListener | undefined;
+    const server = createServer(
+      { allowHalfOpen: true }, // a peer's FIN ends its side only: we may still answer
+      (socket) => listener?.accept(socket, options, max),
+    );
+    server.unref();
+    return new Promise<NodeListener>((resolve, reject) => {
+      const onError = (error: Error & { code?: string }) => {
+        server.close();
+        reject(
+          error.code === "EADDRINUSE"
+            ? new AddressInUseError(options.host, options.port, { cause: error })
+            : error,
+        );
+      };
+      server.once("error", onError);
+      server.listen({ host: options.host, port: options.port, exclusive: true }, () => {
+        server.off("error", onError);
+        server.on("error", () => listener && listener.stats.errors++);
+        const addr = server.address();
+        const local = typeof addr === "object" && addr
+          ? { host: plainHost(addr.address), port: addr.port }
+          : { host: options.host, port: options.port };
+        listener = new NodeListener(server, local);
+        resolve(listener);
+      });
+    });
+  }
+
+  accept(socket: Socket, options: ListenOptions, max: number): void {
+    socket.unref();
+    const remote = {
+      host: plainHost(socket.remoteAddress ?? ""),
+      port: socket.remotePort ?? 0,
+    };
+    const conn = new NodeConn(socket, remote);
+    if (this.#closed || this.#open.size >= max) {
+      if (!this.#closed) this.stats.rejected++;
+      void conn.close();
+      return;
+    }
+    this.#open.add(conn);
+    conn.onClose = () => this.#open.delete(conn);
+    this.stats.accepted++;
+    try {
+      options.onConnection(conn);
+    } catch {
+      this.stats.errors++;
+      void conn.close();
+    }
+  }
+
+  close(): Promise<void> {
+    this.#closing ??= this.#shutdown();
+    return this.#closing;
+  }
+
+  async #shutdown(): Promise<void> {
+    this.#closed = true;
+    const released = new Promise<void>((resolve) => this.#server.close(() => resolve()));
+    await Promise.all([...this.#open].map((c) => c.close()));
+    // close() calls back once every connection is gone; bound the wait all the same.
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    await Promise.race([released, new Promise<void>((r) => (timer = setTimeout(r, 200)))]);
+    clearTimeout(timer);
+  }
+}
+
+class NodeConn implements StreamConn {
+  readonly remote: PeerAddress;
+  onClose: (() => void) | undefined;
+  readonly #socket: Socket;
+  readonly #chunks: Uint8Array[] = [];
+  #queued = 0;
+  #paused = false;
+  #eof = false;
+  #closed = false;
+  #reading = false;
+  #wake: (() => void) | undefined;
+  readonly #pendingWrites = new Set<(error: StreamError) => void>();
+
+  constructor(socket: Socket, remote: PeerAddress) {
+    this.#socket = socket;
+    this.remote = remote;
+    try {
+      socket.setNoDelay(true);
+    } catch {
+      // not fatal: only latency
+    }
+    socket.on("data", (chunk: Uint8Array) => {
+      // A plain Uint8Array over the chunk's fresh memory: slice() copies, as elsewhere.
+      this.#chunks.push(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength));
+      this.#queued += chunk.byteLength;
+      if (this.#queued > HIGH_WATER && !this.#paused) {
+        this.#paused = true;
+        socket.pause();
+      }
+      this.#notify();
+    });
+    const ended = () => {
+      this.#eof = true;
+      this.#notify();
+    };
+    socket.on("end", ended);
+    socket.on("close", ended);
+    socket.on("error", ended); // a reset reads as end of stream
+  }
+
+  get closed(): boolean {
+    return this.#closed || this.#eof;
+  }
+
+  #notify(): void {
+    const wake = this.#wake;
+    this.#wake = undefined;
+    wake?.();
+  }
+
+  async read(): Promise<Uint8Array | null> {
+    if (this.#reading) throw new Error("overlapping read on a stream connection");
+    this.#reading = true;
+    try {
+      while (this.#chunks.length === 0) {
+        if (this.#closed || this.#eof) return null;
+        await new Promise<void>((resolve) => (this.#wake = resolve));
+      }
+      if (this.#closed) return null;
+      const chunk = this.#chunks.shift()!;
+      this.#queued -= chunk.byteLength;
+      if (this.#paused && this.#queued <= HIGH_WATER / 2) {
+        this.#paused = false;
+        this.#socket.resume();
+      }
+      return chunk;
+    } finally {
+      this.#reading = false;
+    }
+  }
+
+  write(bytes: Uint8Array): Promise<void> {
+    if (this.#closed || this.#socket.destroyed) {
+      return Promise.reject(new StreamError("closed", "write on a closed connection"));
+    }
+    return new Promise<void>((resolve, reject) => {
+      const fail = (error: StreamError) => {
+        this.#pendingWrites.delete(fail);
+        reject(error);
+      };
+      this.#pendingWrites.add(fail);
+      try {
+        this.#socket.write(bytes, (error) => {
+          if (!this.#pendingWrites.has(fail)) return; // already rejected by close()
+          this.#pendingWrites.delete(fail);
+          if (!error) resolve();
+          else {
+            const code = (error as { code?: string }).code ?? "";
+            const closed = this.#closed || /EPIPE|ECONNRESET|DESTROYED|WRITE_AFTER_END/.test(code);
+            reject(new StreamError(closed ? "closed" : "io", `write failed: ${error.message}`, {
+              cause: error,
+            }));
+          }
+        });
+      } catch (error) {
+        fail(new StreamError("io", `write failed: ${error}`, { cause: error }));
+      }
+    });
+  }
+
+  close(): Promise<void> {
+    if (this.#closed) return Promise.resolve();
+    this.#closed = true;
+    for (const fail of [...this.#pendingWrites]) {
+      fail(new StreamError("closed", "connection closed while writing"));
+    }
+    this.#socket.destroy();
+    this.#chunks.length = 0;
+    this.#queued = 0;
+    this.#notify();
+    this.onClose?.();
+    return Promise.resolve();
+  }
+}
+
+/** Turns an IPv4-mapped IPv6 address (from a dual-stack socket) back into a dotted quad. */
+function plainHost(host: string): string {
+  const mapped = /^::ffff:(\d{1,3}(?:\.\d{1,3}){3})$/i.exec(host);
+  return mapped ? mapped[1] : host;
+}
