@@ -70,6 +70,7 @@ export async function detectDatagramBinder(): Promise<DatagramBinder> {
 const STREAM_LOADERS: Partial<Record<RuntimeName, () => Promise<StreamBinder>>> = {
   deno: async () => (await import("./deno_tcp.ts")).denoStream,
   bun: async () => (await import("./bun_tcp.ts")).bunStream,
+  node: async () => (await import("./node_tcp.ts")).nodeStream,
 };
 
 /**

@@ -254,9 +254,11 @@ class NodeConn implements StreamConn {
           else {
             const code = (error as { code?: string }).code ?? "";
             const closed = this.#closed || /EPIPE|ECONNRESET|DESTROYED|WRITE_AFTER_END/.test(code);
-            reject(new StreamError(closed ? "closed" : "io", `write failed: ${error.message}`, {
-              cause: error,
-            }));
+            reject(
+              new StreamError(closed ? "closed" : "io", `write failed: ${error.message}`, {
+                cause: error,
+              }),
+            );
           }
         });
       } catch (error) {

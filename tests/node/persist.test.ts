@@ -24,6 +24,7 @@ test("the data directory keeps name and incarnation; a restart outranks its prev
     bind: "10.9.0.1:7946",
     dataDir: dir,
     transport,
+    streams,
   });
   const inc1 = first.localMember().incarnation;
   assert.ok(inc1 >= Math.floor(Date.now() / 1000) - 5, "incarnation is seeded from the clock");
