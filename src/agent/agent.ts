@@ -7,16 +7,15 @@
 
 import { type ConfigOverrides, type ConfigPreset, resolveConfig } from "../core/config.ts";
 import { createNode, type ShoalNode } from "../node/node.ts";
+import type { StreamBinder } from "../transport/stream_types.ts";
 import { AddressInUseError, type DatagramBinder } from "../transport/types.ts";
-import { memberlistCodec } from "../wire/codec.ts";
 import { type Api, createApi } from "../http/api.ts";
 import { type HttpServer, serveHttp } from "../http/server.ts";
 import { parseAddress } from "../core/address.ts";
-import { createSecureCodec } from "./secure_codec.ts";
 import { PeerSnapshot, readPeers } from "./snapshot.ts";
 import { encodeTags, type Tags } from "./tags.ts";
 import { ChangeTracker } from "./tracker.ts";
-import { agentTransport } from "./transport.ts";
+import { agentTransports } from "./transport.ts";
 
 /** Thrown by {@linkcode startAgent} when its UDP or HTTP address is already taken. */
 export class AgentBindError extends Error {
@@ -59,8 +58,10 @@ export interface AgentOptions {
   readonly http?: string;
   /** Token required by the API's mutating routes (then callers need not be on loopback). */
   readonly httpToken?: string;
-  /** Datagram transport (default: the runtime's, see `agentTransport`). */
+  /** Datagram transport (default: the runtime's, see `agentTransports`). */
   readonly transport?: DatagramBinder;
+  /** Stream (TCP) transport, or `false` for datagrams only (default: the runtime's). */
+  readonly streams?: StreamBinder | false;
   /** Period of the dashboard's health updates, ms. */
   readonly healthIntervalMs?: number;
 }
@@ -73,8 +74,8 @@ export interface Agent {
   readonly tracker: ChangeTracker;
   /** The HTTP server, when `http` was given. */
   readonly http: HttpServer | undefined;
-  /** Name of the datagram transport in use (`deno`, `bun` or `node`). */
-  readonly transport: string;
+  /** Names of the transports in use, e.g. `{ datagram: "node", stream: "node-tcp" }`. */
+  readonly transports: { readonly datagram: string; readonly stream: string | undefined };
   /** Peers rejoined from the data directory. */
   readonly rejoined: readonly string[];
   /** Resolves once the agent has shut down (by {@linkcode Agent.shutdown} or `POST /v1/leave`). */
@@ -85,8 +86,8 @@ export interface Agent {
 
 /**
  * Start an agent. Rejects with {@linkcode AgentBindError} when the UDP or HTTP address is taken
- * (nothing is left open then), with `ConfigError`, `AddressError`, `TagError` or
- * `SecureCodecError` for bad options.
+ * (nothing is left open then), with `ConfigError`, `AddressError`, `TagError`,
+ * `KeyringError` or `RangeError` (label) for bad options.
  *
  * @example
  * ```ts ignore
@@ -97,11 +98,14 @@ export interface Agent {
 export async function startAgent(options: AgentOptions): Promise<Agent> {
   resolveConfig(options.profile ?? "lan", options.tune ?? {}); // fail before binding anything
   const meta = encodeTags(options.tags ?? {});
-  const codec = createSecureCodec(memberlistCodec, { keys: options.keys, label: options.label });
   const httpAddress = options.http === undefined ? undefined : parseAddress(options.http, 7373);
   const rejoined = options.dataDir ? await readPeers(options.dataDir) : [];
   const seeds = [...new Set([...(options.join ?? []), ...rejoined])];
-  const transport = options.transport ?? await agentTransport();
+  const defaults = options.transport && options.streams !== undefined
+    ? undefined
+    : await agentTransports();
+  const transport = options.transport ?? defaults!.datagram;
+  const streams = options.streams ?? defaults!.stream;
   const node = await bindOrExplain("UDP", options.bind, () =>
     createNode({
       name: options.name,
@@ -112,8 +116,10 @@ export async function startAgent(options: AgentOptions): Promise<Agent> {
       meta,
       preset: options.profile,
       config: options.tune,
-      codec,
+      keys: options.keys?.length ? options.keys : undefined,
+      label: options.label || undefined,
       transport,
+      streams,
     }));
   const tracker = new ChangeTracker(node);
   let snapshot: PeerSnapshot | undefined;
@@ -155,7 +161,15 @@ export async function startAgent(options: AgentOptions): Promise<Agent> {
     await shutdown();
     throw error;
   }
-  return { node, tracker, http, transport: transport.name, rejoined, done, shutdown };
+  return {
+    node,
+    tracker,
+    http,
+    transports: { datagram: transport.name, stream: streams ? streams.name : undefined },
+    rejoined,
+    done,
+    shutdown,
+  };
 }
 
 async function bindOrExplain<T>(

@@ -130,6 +130,13 @@ export function renderMetrics(view: ClusterView): string {
     [{}, stats.queueDepth],
   ]);
   c("shoal_internal_errors_total", "Exceptions caught in the node's loops.", stats.internalErrors);
+  const streams = (stats as { streams?: Record<string, unknown> }).streams;
+  if (streams) {
+    const n = (key: string) => typeof streams[key] === "number" ? streams[key] as number : 0;
+    c("shoal_push_pulls_total", "Full-state push/pull exchanges completed (TCP).", n("pushPulls"));
+    c("shoal_push_pull_errors_total", "Push/pull exchanges that failed.", n("pushPullErrors"));
+    c("shoal_stream_serve_errors_total", "Inbound streams not read or answered.", n("serveErrors"));
+  }
 
   const h = core.probeRtt;
   out.metric("shoal_probe_rtt_seconds", "histogram", "Round-trip time of successful probes.", []);

@@ -67,8 +67,8 @@ export interface NodeOptions {
   readonly keepAlive?: boolean;
   /**
    * Stream transport (memberlist's TCP, on the same port as UDP) for push/pull sync, the
-   * fallback probe and reliable messages: auto-detected from the runtime by default; `false`
-   * runs datagrams only.
+   * fallback probe and reliable messages: auto-detected from the runtime when `transport` is
+   * too; `false` runs datagrams only.
    */
   readonly streams?: StreamBinder | false;
   /**
@@ -503,9 +503,11 @@ export async function createNode(options: NodeOptions): Promise<ShoalNode> {
   const bind = parseAddress(options.bind ?? "0.0.0.0:7946");
   const seeds = (options.seeds ?? []).map((s) => parseAddress(s));
   const binder = options.transport ?? await detectDatagramBinder();
+  // Streams are auto-detected along with the datagram transport; a caller who brings their
+  // own datagram transport brings their own streams too (or runs datagrams only).
   const streamBinder = options.streams === false
     ? undefined
-    : options.streams ?? await detectStreamBinder();
+    : options.streams ?? (options.transport ? undefined : await detectStreamBinder());
   let node: ShoalNode | undefined;
   const pending: [Uint8Array, PeerAddress][] = [];
   const onDatagram = (bytes: Uint8Array, from: PeerAddress) =>

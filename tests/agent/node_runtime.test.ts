@@ -1,6 +1,6 @@
 /**
- * shoal on Node.js through the `node:dgram` adapter: the adapter in-process (under Deno and
- * Bun), then the real thing — the CLI bundled with esbuild and run by `node`, joining a Deno
+ * shoal on Node.js through the `node:dgram` and `node:net` adapters: the adapters in-process
+ * (under Deno and Bun), then the real thing — the CLI bundled with esbuild and run by `node`, joining a Deno
  * agent in another process. Also Deno without `--unstable-net` (as when run from JSR), which
  * falls back to `node:dgram`.
  */
@@ -12,6 +12,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createNode, type ShoalNode } from "../../mod.ts";
 import { nodeDatagram } from "../../src/transport/node_udp.ts";
+import { nodeStream } from "../../src/transport/node_tcp.ts";
+import { StreamError } from "../../src/transport/stream_types.ts";
 import { AddressInUseError } from "../../src/transport/types.ts";
 import { allSeeAlive, FAST, waitFor } from "../node/helpers.ts";
 import { AgentProcess, bin, eventually, FAST_TUNE, root, ShoalProcess } from "./helpers.ts";
@@ -70,6 +72,56 @@ describe("node:dgram adapter in-process", () => {
   });
 });
 
+describe("node:net adapter in-process", () => {
+  test("echo 200 KiB, refused dial, close semantics, address in use, port freed", T, async () => {
+    const size = 200 * 1024;
+    const data = Uint8Array.from({ length: size }, (_, i) => (i * 7 + (i >> 9)) & 0xff);
+    const listener = await nodeStream.listen({
+      host: "127.0.0.1",
+      port: 0,
+      onConnection: async (conn) => {
+        const parts: Uint8Array[] = [];
+        let n = 0;
+        while (n < size) {
+          const chunk = await conn.read();
+          if (!chunk) break;
+          parts.push(chunk);
+          n += chunk.length;
+        }
+        for (const p of parts) await conn.write(p);
+        await conn.close();
+      },
+    });
+    const port = listener.local.port;
+    try {
+      const conn = await nodeStream.dial(listener.local, 2000);
+      await conn.write(data);
+      const got: number[] = [];
+      for (let chunk = await conn.read(); chunk; chunk = await conn.read()) got.push(...chunk);
+      assert.equal(got.length, size);
+      assert.ok(got.every((b, i) => b === data[i]), "echoed bytes match");
+      assert.equal(conn.closed, true);
+      await conn.close();
+      await conn.close();
+      assert.equal(await conn.read(), null);
+      await assert.rejects(conn.write(new Uint8Array([1])), StreamError);
+      assert.equal(listener.stats.accepted, 1);
+      await assert.rejects(
+        nodeStream.listen({ host: "127.0.0.1", port, onConnection: () => {} }),
+        AddressInUseError,
+      );
+    } finally {
+      await listener.close();
+    }
+    await assert.rejects(
+      nodeStream.dial({ host: "127.0.0.1", port }, 2000),
+      (e: unknown) => e instanceof StreamError && e.kind === "refused",
+    );
+    const again = await nodeStream.listen({ host: "127.0.0.1", port, onConnection: () => {} });
+    await again.close();
+  });
+});
+
 /** Run a process to completion. */
 function run(cmd: string, args: string[]): Promise<{ code: number | null; out: string }> {
   return new Promise((resolve, reject) => {
@@ -124,7 +176,7 @@ describe("a Node.js agent joins a Deno agent", { timeout: 120_000 }, () => {
     procs.push(deno);
     const seed = `127.0.0.1:${await deno.udpPort()}`;
     const denoHttp = await deno.httpAddr();
-    assert.match(deno.stderr, /\(udp, deno\)/);
+    assert.match(deno.stderr, /\(udp: deno, tcp: deno-tcp\)/);
 
     const node = new CommandProcess("node-1", "node", [
       bundle,
@@ -144,7 +196,11 @@ describe("a Node.js agent joins a Deno agent", { timeout: 120_000 }, () => {
     procs.push(node);
     await node.udpPort();
     const nodeHttp = await node.httpAddr();
-    assert.match(node.stderr, /\(udp, node\)/, "the node:dgram adapter");
+    assert.match(
+      node.stderr,
+      /\(udp: node, tcp: node-tcp\)/,
+      "the node:dgram and node:net adapters",
+    );
 
     const alive = async (http: string) => {
       const res = await fetch(`http://${http}/v1/members?status=alive`);
@@ -178,6 +234,15 @@ describe("a Node.js agent joins a Deno agent", { timeout: 120_000 }, () => {
     assert.match((await bad.json() as { error: string }).error, /not valid JSON/);
     const metrics = await (await fetch(`http://${nodeHttp}/metrics`)).text();
     assert.match(metrics, /^shoal_members\{state="alive"\} 2$/m);
+    // The join's full-state exchange ran over TCP: node:net on one side, Deno.connect on the other.
+    await eventually(
+      async () => {
+        const text = await (await fetch(`http://${nodeHttp}/metrics`)).text();
+        return Number(/^shoal_push_pulls_total (\d+)$/m.exec(text)?.[1]) >= 1 ? true : undefined;
+      },
+      20_000,
+      "a push/pull over node:net",
+    );
 
     assert.equal(await node.stop("SIGTERM"), 0);
     await eventually(
@@ -211,7 +276,7 @@ describe("a Node.js agent joins a Deno agent", { timeout: 120_000 }, () => {
       ...FAST_TUNE,
     ]);
     procs.push(plain);
-    await plain.waitFor(/\(udp, node\)/);
+    await plain.waitFor(/\(udp: node, tcp: deno-tcp\)/);
     await plain.waitFor(/"type":"join","member":\{"name":"deno-2"/);
   });
 });

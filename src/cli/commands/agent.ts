@@ -11,7 +11,8 @@ import { AddressError, parseAddress } from "../../core/address.ts";
 import { ConfigError, type ConfigPreset, resolveConfig } from "../../core/config.ts";
 import { type Agent, AgentBindError, type AgentOptions, startAgent } from "../../agent/agent.ts";
 import { eventJson } from "../../agent/json.ts";
-import { MAX_LABEL_LENGTH, SecureCodecError } from "../../agent/secure_codec.ts";
+import { KeyringError } from "../../wire/keyring.ts";
+import { LABEL_MAX_SIZE } from "../../wire/label.ts";
 import { encodeTags, parseTagArgs, TagError, type Tags } from "../../agent/tags.ts";
 import type { Command } from "../command.ts";
 import { eventLine } from "../format.ts";
@@ -33,7 +34,8 @@ Options:
   --profile P          timing preset: lan (default), wan or local
   --meta KEY=VALUE     a tag, announced as metadata (repeatable)
   --key BASE64         gossip encryption key, 16/24/32 bytes (repeatable; the first
-                       encrypts, all decrypt; make one with 'shoal keygen')
+                       encrypts, all decrypt; make one with 'shoal keygen'); packets and
+                       TCP streams are encrypted
   --label LABEL        packet label: only members with the same label can talk
   --data-dir DIR       keep state here: name and incarnation, and the peers to rejoin
                        on the next start
@@ -131,8 +133,8 @@ export async function agentOptions(args: string[]): Promise<AgentCommandOptions 
     throw error;
   }
   const label = values.label ?? "";
-  if (new TextEncoder().encode(label).length > MAX_LABEL_LENGTH) {
-    throw new UsageError(`--label must be at most ${MAX_LABEL_LENGTH} bytes`);
+  if (new TextEncoder().encode(label).length > LABEL_MAX_SIZE) {
+    throw new UsageError(`--label must be at most ${LABEL_MAX_SIZE} bytes`);
   }
   const tune = parseTune(values.tune);
   try {
@@ -172,7 +174,7 @@ async function run(args: string[]): Promise<number> {
     agent = await startAgent(options);
   } catch (error) {
     if (error instanceof AgentBindError) throw new CommandError(error.message);
-    if (error instanceof SecureCodecError || error instanceof TagError) {
+    if (error instanceof KeyringError || error instanceof TagError) {
       throw new UsageError(error.message);
     }
     throw error;
@@ -182,7 +184,9 @@ async function run(args: string[]): Promise<number> {
     console.log(options.json ? JSON.stringify(eventJson(event)) : eventLine(eventJson(event)));
   });
   log(
-    `${node.name} listening on ${node.address.host}:${node.address.port} (udp, ${agent.transport})`,
+    `${node.name} listening on ${node.address.host}:${node.address.port} (udp: ${agent.transports.datagram}, tcp: ${
+      agent.transports.stream ?? "off"
+    })`,
   );
   if (agent.http) {
     const host = agent.http.host.includes(":") ? `[${agent.http.host}]` : agent.http.host;
