@@ -17,12 +17,12 @@ import { encodeTags, type Tags } from "./tags.ts";
 import { ChangeTracker } from "./tracker.ts";
 import { agentTransports } from "./transport.ts";
 
-/** Thrown by {@linkcode startAgent} when its UDP or HTTP address is already taken. */
+/** Thrown by {@linkcode startAgent} when its cluster (UDP/TCP) or HTTP address is taken. */
 export class AgentBindError extends Error {
   /** Which socket could not be bound. */
-  readonly socket: "UDP" | "HTTP";
+  readonly socket: "UDP/TCP" | "HTTP";
   /** Create the error for `socket` at `address`. */
-  constructor(socket: "UDP" | "HTTP", address: string, options?: { cause?: unknown }) {
+  constructor(socket: "UDP/TCP" | "HTTP", address: string, options?: { cause?: unknown }) {
     super(`cannot bind ${socket} ${address}: the address is already in use`, options);
     this.name = "AgentBindError";
     this.socket = socket;
@@ -33,7 +33,7 @@ export class AgentBindError extends Error {
 export interface AgentOptions {
   /** Member name. */
   readonly name: string;
-  /** UDP address to bind, `host:port`. */
+  /** Address to bind (UDP and TCP, one port), `host:port`. */
   readonly bind: string;
   /** Address others should use, `host:port`. */
   readonly advertise?: string;
@@ -85,8 +85,8 @@ export interface Agent {
 }
 
 /**
- * Start an agent. Rejects with {@linkcode AgentBindError} when the UDP or HTTP address is taken
- * (nothing is left open then), with `ConfigError`, `AddressError`, `TagError`,
+ * Start an agent. Rejects with {@linkcode AgentBindError} when the cluster or HTTP address
+ * is taken (nothing is left open then), and with `ConfigError`, `AddressError`, `TagError`,
  * `KeyringError` or `RangeError` (label) for bad options.
  *
  * @example
@@ -106,7 +106,7 @@ export async function startAgent(options: AgentOptions): Promise<Agent> {
     : await agentTransports();
   const transport = options.transport ?? defaults!.datagram;
   const streams = options.streams ?? defaults!.stream;
-  const node = await bindOrExplain("UDP", options.bind, () =>
+  const node = await bindOrExplain("UDP/TCP", options.bind, () =>
     createNode({
       name: options.name,
       dataDir: options.dataDir,
@@ -173,7 +173,7 @@ export async function startAgent(options: AgentOptions): Promise<Agent> {
 }
 
 async function bindOrExplain<T>(
-  socket: "UDP" | "HTTP",
+  socket: "UDP/TCP" | "HTTP",
   address: string,
   bind: () => Promise<T>,
 ): Promise<T> {

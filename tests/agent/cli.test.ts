@@ -193,7 +193,11 @@ describe("command-line mistakes exit 2 with one line", { timeout: 60_000 }, () =
     [["agent", "--profile", "fast"], /^shoal agent: --profile must be one of lan, wan, local/],
     [["agent", "--bind", "nowhere:x"], /^shoal agent: --bind: /],
     [["agent", "--meta", "novalue"], /^shoal agent: --meta expects KEY=VALUE/],
-    [["agent", "--key", "c2hvcnQ="], /^shoal agent: --key must decode to 16, 24 or 32 bytes/],
+    [["agent", "--key", "c2hvcnQ="], /^shoal agent: --key: a key must be 16, 24 or 32 bytes/],
+    [
+      ["agent", "--key", "not base64!"],
+      /^shoal agent: --key: a key must be given as standard base64/,
+    ],
     [["agent", "--tune", "probeInterval=-1"], /^shoal agent: --tune: probeInterval must be/],
     [["agent", "--tune", "nope=1"], /^shoal agent: --tune expects KEY=VALUE/],
     [["agent", "stray"], /^shoal agent: unexpected argument stray/],

@@ -11,7 +11,7 @@ import { AddressError, parseAddress } from "../../core/address.ts";
 import { ConfigError, type ConfigPreset, resolveConfig } from "../../core/config.ts";
 import { type Agent, AgentBindError, type AgentOptions, startAgent } from "../../agent/agent.ts";
 import { eventJson } from "../../agent/json.ts";
-import { KeyringError } from "../../wire/keyring.ts";
+import { KeyringError, parseKey } from "../../wire/keyring.ts";
 import { LABEL_MAX_SIZE } from "../../wire/label.ts";
 import { encodeTags, parseTagArgs, TagError, type Tags } from "../../agent/tags.ts";
 import type { Command } from "../command.ts";
@@ -53,18 +53,13 @@ Example:
 
 const PROFILES: readonly ConfigPreset[] = ["lan", "wan", "local"];
 
-function parseKey(text: string): Uint8Array {
-  let bytes: Uint8Array;
+function keyArg(text: string): Uint8Array {
   try {
-    const bin = atob(text.trim());
-    bytes = Uint8Array.from(bin, (c) => c.charCodeAt(0));
-  } catch {
-    throw new UsageError("--key must be base64");
+    return parseKey(text);
+  } catch (error) {
+    if (error instanceof KeyringError) throw new UsageError(`--key: ${error.message}`);
+    throw error;
   }
-  if (![16, 24, 32].includes(bytes.length)) {
-    throw new UsageError(`--key must decode to 16, 24 or 32 bytes, got ${bytes.length}`);
-  }
-  return bytes;
 }
 
 /** What the command line asks for: agent options, output mode, or just help. */
@@ -152,7 +147,7 @@ export async function agentOptions(args: string[]): Promise<AgentCommandOptions 
     profile,
     tune,
     tags,
-    keys: values.key.map(parseKey),
+    keys: values.key.map(keyArg),
     label,
     dataDir: values["data-dir"],
     http: values.http,
