@@ -25,7 +25,14 @@
  * @module
  */
 
-export { createNode, type NodeOptions, type NodeStats, ShoalNode } from "./src/node/node.ts";
+export {
+  createNode,
+  type NodeOptions,
+  type NodeStats,
+  ShoalNode,
+  type UserMessageEvent,
+} from "./src/node/node.ts";
+export type { StreamStats } from "./src/node/streams.ts";
 
 export {
   type Identity,
@@ -38,9 +45,14 @@ export type { Effect, MembershipEvent, MembershipEventType, Timer } from "./src/
 export { type Member, type MemberState } from "./src/core/member.ts";
 export {
   ConfigError,
+  type ConfigOverrides,
   type ConfigPreset,
+  type ConflictPolicy,
   DEFAULT_VSN,
   lanConfig,
+  LIFEGUARD_OFF,
+  LIFEGUARD_ON,
+  type LifeguardConfig,
   localConfig,
   META_MAX_SIZE,
   resolveConfig,
@@ -72,6 +84,7 @@ export type {
   IndirectPing,
   Message,
   Nack,
+  NodeState,
   Ping,
   Rumour,
   Suspect,
@@ -84,6 +97,9 @@ export {
   type MemberlistCodecOptions,
 } from "./src/wire/codec.ts";
 export type { PacketDecodeOptions } from "./src/wire/packet.ts";
+export { formatKey, Keyring, KeyringError, parseKey } from "./src/wire/keyring.ts";
+export type { SecurityOptions } from "./src/wire/security.ts";
+export type { EncryptionVersion } from "./src/wire/encryption.ts";
 
 export {
   AddressInUseError,
@@ -96,7 +112,23 @@ export {
 export { denoDatagram } from "./src/transport/deno_udp.ts";
 export { bunDatagram } from "./src/transport/bun_udp.ts";
 export { nodeDatagram } from "./src/transport/node_udp.ts";
-export { detectDatagramBinder, type RuntimeName, runtimeName } from "./src/transport/auto.ts";
+export {
+  detectDatagramBinder,
+  detectStreamBinder,
+  type RuntimeName,
+  runtimeName,
+} from "./src/transport/auto.ts";
+export type {
+  ConnectionHandler,
+  ListenOptions,
+  StreamBinder,
+  StreamConn,
+  StreamListener,
+  StreamListenerStats,
+} from "./src/transport/stream_types.ts";
+export { StreamError, type StreamErrorKind } from "./src/transport/stream_types.ts";
+export { denoStream } from "./src/transport/deno_tcp.ts";
+export { bunStream } from "./src/transport/bun_tcp.ts";
 export {
   MemoryNetwork,
   type MemoryNetworkOptions,
