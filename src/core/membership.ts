@@ -1,7 +1,7 @@
 /**
  * The membership table: every member this node knows (itself included), and the shuffled
  * round-robin probe order (spec §8.1). Storage and selection only; the rules that change a
- * member's state live in `rumours.ts`.
+ * member's state live in `swim.ts`.
  *
  * @module
  */
@@ -12,8 +12,11 @@ import { randomInt, type Rng, shuffle } from "./rng.ts";
 /** The table of members plus the probe ring. */
 export class MemberTable {
   readonly #members = new Map<string, MemberRecord>();
-  /** Probe order: names, walked round-robin, reshuffled at each wrap. */
-  #ring: string[] = [];
+  /**
+   * Probe order: every record but our own, walked round-robin, reshuffled at each wrap.
+   * Records leave the table only at a wrap, so the ring always holds exactly the table.
+   */
+  #ring: MemberRecord[] = [];
   #cursor = 0;
   /** Suspects to probe before resuming the round-robin (bounded). */
   #urgent: string[] = [];
@@ -47,8 +50,22 @@ export class MemberTable {
     this.#members.set(record.name, record);
     if (record.name === this.#self) return;
     const at = randomInt(this.#rng, this.#ring.length + 1);
-    this.#ring.splice(at, 0, record.name);
+    this.#ring.splice(at, 0, record);
     if (at < this.#cursor) this.#cursor++;
+  }
+
+  /**
+   * Add many new records at once (names already known are skipped), then shuffle the whole
+   * probe ring: O(n), where adding one by one costs O(n²).
+   */
+  addAll(records: readonly MemberRecord[]): void {
+    for (const record of records) {
+      if (this.#members.has(record.name)) continue;
+      this.#members.set(record.name, record);
+      if (record.name !== this.#self) this.#ring.push(record);
+    }
+    shuffle(this.#rng, this.#ring);
+    this.#cursor = 0;
   }
 
   /**
@@ -80,50 +97,48 @@ export class MemberTable {
     for (let checked = 0; checked <= this.#ring.length; checked++) {
       if (this.#cursor >= this.#ring.length) this.#wrap(reap);
       if (this.#ring.length === 0) return undefined;
-      const m = this.#members.get(this.#ring[this.#cursor++]);
-      if (m && isActive(m.state)) return m;
+      const m = this.#ring[this.#cursor++];
+      if (isActive(m.state)) return m;
     }
     return undefined;
   }
 
   /**
    * Up to `k` distinct random members (never self) that satisfy `accept`, sampling the ring
-   * so that the cost is about O(k), not O(n).
+   * so that the cost is about O(k), not O(n). When random draws find too few, the rest of the
+   * ring is scanned from a random offset.
    */
   sample(k: number, accept: (m: MemberRecord) => boolean): MemberRecord[] {
     const out: MemberRecord[] = [];
-    const n = this.#ring.length;
+    const ring = this.#ring;
+    const n = ring.length;
     if (k <= 0 || n === 0) return out;
-    const picked = new Set<string>();
+    // Records drawn so far. A short array beats a Set for the few draws of a sample.
+    const picked: MemberRecord[] = [];
     const tries = 4 * k + 8;
     for (let i = 0; i < tries && out.length < k; i++) {
-      const name = this.#ring[randomInt(this.#rng, n)];
-      if (picked.has(name)) continue;
-      picked.add(name);
-      const m = this.#members.get(name);
-      if (m && accept(m)) out.push(m);
+      const m = ring[randomInt(this.#rng, n)];
+      if (picked.includes(m)) continue;
+      picked.push(m);
+      if (accept(m)) out.push(m);
     }
-    if (out.length < k && picked.size < n) {
+    if (out.length < k && picked.length < n) {
       // Sparse matches: fall back to a full scan from a random offset.
       const start = randomInt(this.#rng, n);
       for (let i = 0; i < n && out.length < k; i++) {
-        const name = this.#ring[(start + i) % n];
-        if (picked.has(name)) continue;
-        picked.add(name);
-        const m = this.#members.get(name);
-        if (m && accept(m)) out.push(m);
+        const m = ring[(start + i) % n];
+        if (picked.includes(m)) continue;
+        if (accept(m)) out.push(m);
       }
     }
     return out;
   }
 
   #wrap(reap: (m: MemberRecord) => boolean): void {
-    const keep: string[] = [];
-    for (const name of this.#ring) {
-      const m = this.#members.get(name);
-      if (!m) continue;
-      if (reap(m)) this.#members.delete(name);
-      else keep.push(name);
+    const keep: MemberRecord[] = [];
+    for (const m of this.#ring) {
+      if (reap(m)) this.#members.delete(m.name);
+      else keep.push(m);
     }
     this.#ring = shuffle(this.#rng, keep);
     this.#cursor = 0;

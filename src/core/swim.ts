@@ -82,6 +82,12 @@ export interface SwimOptions {
    * streams, full-state sync runs over datagrams and there is no fallback probe.
    */
   readonly streams?: boolean;
+  /**
+   * Members already known at start, held as alive at their incarnations: no events, no
+   * gossip, nothing sent (a simulator's warm start of a converged cluster). Entries that are
+   * not alive (`state` ≠ 0) or name this node are skipped; byte fields are kept, not copied.
+   */
+  readonly knownMembers?: readonly NodeState[];
 }
 
 /** Thrown for an API call the node cannot honour in its current state. */
@@ -180,6 +186,26 @@ export class Swim {
     this.#awareness = new Awareness(config.awarenessMaxMultiplier);
     this.#table = new MemberTable(identity.name, rng);
     this.#table.add(this.#self);
+    if (options.knownMembers) {
+      const at = now();
+      const known: MemberRecord[] = [];
+      for (const k of options.knownMembers) {
+        const host = safeIp(k.addr);
+        if (k.state !== 0 || k.name === identity.name || !host) continue;
+        known.push({
+          name: k.name,
+          addr: k.addr,
+          host,
+          port: k.port,
+          meta: k.meta,
+          vsn: k.vsn,
+          incarnation: k.incarnation,
+          state: "alive",
+          stateChangedAt: at,
+        });
+      }
+      this.#table.addAll(known);
+    }
   }
 
   // MARK: API
@@ -1068,10 +1094,8 @@ export class Swim {
       this.#cfg.reannounceInterval,
     );
     if (this.#leaving) return;
-    const live = new Set<string>();
-    for (const m of this.#table.values()) if (isActive(m.state)) live.add(`${m.host}:${m.port}`);
     for (const seed of this.#seeds) {
-      if (!live.has(`${seed.host}:${seed.port}`)) this.#sendAnnounce(seed);
+      if (!this.#liveAt(seed)) this.#sendAnnounce(seed);
     }
     const [down] = this.#table.sample(1, (m) => m.state === "dead");
     if (down) this.#sendAnnounce(addressOf(down), down);
@@ -1092,6 +1116,14 @@ export class Swim {
   #memberAt(to: PeerAddress): MemberRecord | undefined {
     for (const m of this.#table.values()) if (m.host === to.host && m.port === to.port) return m;
     return undefined;
+  }
+
+  /** Is an active member (self included) at `to`? Stops at the first match, allocates nothing. */
+  #liveAt(to: PeerAddress): boolean {
+    for (const m of this.#table.values()) {
+      if (m.port === to.port && m.host === to.host && isActive(m.state)) return true;
+    }
+    return false;
   }
 
   #hasPeers(): boolean {

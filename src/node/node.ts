@@ -28,7 +28,7 @@ import { createMemberlistCodec } from "../wire/codec.ts";
 import { Keyring } from "../wire/keyring.ts";
 import { createPacketSecurity, type PacketSecurity } from "../wire/packet_security.ts";
 import type { SecurityOptions } from "../wire/security.ts";
-import { StreamEndpoint, type StreamStats } from "./streams.ts";
+import { StreamEndpoint, type StreamHost, type StreamStats } from "./streams.ts";
 import { pickAdvertiseHost } from "./advertise.ts";
 import { EventHub } from "./events.ts";
 import { loadState, saveState, startingIncarnation } from "./persist.ts";
@@ -176,7 +176,7 @@ export class ShoalNode implements AsyncDisposable {
   }
 
   /** @internal The stream endpoint's hooks. */
-  streamHost(timeoutMs: number, security: SecurityOptions, compress: boolean) {
+  streamHost(timeoutMs: number, security: SecurityOptions, compress: boolean): StreamHost {
     return {
       swim: this.#swim,
       apply: (effects: Effect[]) => {

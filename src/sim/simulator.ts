@@ -7,11 +7,12 @@
  * @module
  */
 
-import type { PeerAddress } from "../core/address.ts";
+import { ipToBytes, type PeerAddress } from "../core/address.ts";
 import type { Codec } from "../core/codec.ts";
-import type { SwimConfig } from "../core/config.ts";
+import { DEFAULT_VSN, type SwimConfig } from "../core/config.ts";
 import type { Effect, MembershipEventType } from "../core/effects.ts";
 import type { Member } from "../core/member.ts";
+import type { NodeState } from "../core/messages.ts";
 import { seededRng } from "../core/rng.ts";
 import { Swim } from "../core/swim.ts";
 import { MemoryNetwork, type NetworkFaults } from "../transport/memory.ts";
@@ -122,10 +123,7 @@ export class Simulator {
    */
   addNode(name: string, options: { seeds?: PeerAddress[]; meta?: Uint8Array } = {}): SimNode {
     const index = this.#nodes.size;
-    const address = {
-      host: `10.${(index >> 16) & 255}.${(index >> 8) & 255}.${index & 255}`,
-      port: 7946,
-    };
+    const address = addressOf(index);
     const first = this.#nodes.values().next().value;
     const seeds = options.seeds ?? (first ? [first.address] : []);
     return this.#boot(name, address, index, seeds, options.meta);
@@ -145,6 +143,37 @@ export class Simulator {
     return this.#boot(name, old.address, seed, old.seeds, old.meta, options.incarnation);
   }
 
+  /**
+   * Add `count` nodes named `prefix0…` that start as a converged cluster: every node already
+   * holds every other as alive (no join traffic, no join events), as after a completed join.
+   * Only into an empty simulator. Their seed (for {@linkcode Simulator.restart}) is the first.
+   */
+  addConverged(count: number, prefix = "n"): SimNode[] {
+    if (this.#nodes.size > 0) throw new Error("addConverged needs an empty simulator");
+    const incarnation = Math.floor(this.clock.now() / 1000) + 1;
+    const known: NodeState[] = [];
+    for (let index = 0; index < count; index++) {
+      const address = addressOf(index);
+      known.push({
+        name: `${prefix}${index}`,
+        addr: ipToBytes(address.host),
+        port: address.port,
+        meta: null,
+        incarnation,
+        state: 0,
+        vsn: DEFAULT_VSN,
+      });
+    }
+    const out: SimNode[] = [];
+    for (let index = 0; index < count; index++) {
+      const seeds = index === 0 ? [] : [addressOf(0)];
+      out.push(
+        this.#boot(known[index].name, addressOf(index), index, seeds, undefined, incarnation, known),
+      );
+    }
+    return out;
+  }
+
   #boot(
     name: string,
     address: PeerAddress,
@@ -152,6 +181,7 @@ export class Simulator {
     seeds: PeerAddress[],
     meta?: Uint8Array,
     incarnation?: number,
+    knownMembers?: readonly NodeState[],
   ): SimNode {
     const swim = new Swim({
       // Time-seeded incarnation, as a real node: a restart outranks its previous life.
@@ -167,6 +197,7 @@ export class Simulator {
       now: () => this.clock.now(),
       rng: seededRng(this.#opts.seed * 1_000_003 + index * 7919),
       streams: this.#opts.streams ?? false,
+      knownMembers,
     });
     const node: SimNode = {
       name,
@@ -188,6 +219,7 @@ export class Simulator {
     });
     this.#sockets.set(name, socket);
     this.#apply(node, swim.start());
+    if (knownMembers) return node; // already converged: no announce
     const others = seeds.filter((a) => a.host !== address.host || a.port !== address.port);
     this.#apply(node, swim.join(others));
     return node;
@@ -353,4 +385,9 @@ export class Simulator {
       }
     }
   }
+}
+
+/** The simulated address of the `index`-th node added. */
+function addressOf(index: number): PeerAddress {
+  return { host: `10.${(index >> 16) & 255}.${(index >> 8) & 255}.${index & 255}`, port: 7946 };
 }

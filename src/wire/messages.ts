@@ -38,6 +38,7 @@ import {
   type UserMessage,
 } from "../core/messages.ts";
 import { rawKey, Reader, U16_MAX, U32_MAX, Writer } from "./msgpack.ts";
+import { internBytes } from "./alloc.ts";
 
 const K_ADDR = rawKey("Addr");
 const K_ERROR = rawKey("Error");
@@ -252,22 +253,13 @@ function optionalIp(bytes: Uint8Array | null, field: string): Uint8Array | null 
   return bytes === null || bytes.length === 0 ? null : checkedIp(bytes, field);
 }
 
-/** One allocation that a message's byte fields are copied into, handed out as views. */
-class Arena {
-  readonly #buf: Uint8Array;
-  #pos = 0;
-  constructor(size: number) {
-    this.#buf = new Uint8Array(size);
-  }
-  copy(src: Uint8Array): Uint8Array {
-    const n = src.length;
-    const start = this.#pos;
-    const b = this.#buf;
-    if (n <= 32) { for (let i = 0; i < n; i++) b[start + i] = src[i]; }
-    else b.set(src, start);
-    this.#pos = start + n;
-    return b.subarray(start, start + n);
-  }
+/**
+ * A decoded byte field, owned by the message (never a view of the input): small values
+ * (addresses, versions, short metadata) are interned and shared between messages, so decoded
+ * messages are read-only.
+ */
+function own(bytes: Uint8Array): Uint8Array {
+  return internBytes(bytes);
 }
 
 function readPing(r: Reader): Ping {
@@ -299,7 +291,7 @@ function readPing(r: Reader): Ping {
   }
   const ping: { -readonly [K in keyof Ping]: Ping[K] } = { type: "ping", seqNo, node };
   const addr = optionalIp(sourceAddr, "SourceAddr");
-  if (addr !== null) ping.sourceAddr = addr.slice();
+  if (addr !== null) ping.sourceAddr = own(addr);
   if (sourcePort !== 0) ping.sourcePort = sourcePort;
   if (sourceNode !== "") ping.sourceNode = sourceNode;
   return ping;
@@ -346,16 +338,15 @@ function readIndirectPing(r: Reader): IndirectPing {
   }
   const targetIp = checkedIp(target, "Target");
   const addr = optionalIp(sourceAddr, "SourceAddr");
-  const arena = new Arena(targetIp.length + (addr === null ? 0 : addr.length));
   const m: { -readonly [K in keyof IndirectPing]: IndirectPing[K] } = {
     type: "indirectPing",
     seqNo,
-    target: arena.copy(targetIp),
+    target: own(targetIp),
     port,
     node,
     nack,
   };
-  if (addr !== null) m.sourceAddr = arena.copy(addr);
+  if (addr !== null) m.sourceAddr = own(addr);
   if (sourcePort !== 0) m.sourcePort = sourcePort;
   if (sourceNode !== "") m.sourceNode = sourceNode;
   return m;
@@ -449,15 +440,14 @@ function readAlive(r: Reader): Alive {
     throw badField(`Vsn must be ${VSN_LENGTH} bytes, got ${vsn.length}`);
   }
   const ip = checkedIp(addr, "Addr");
-  const arena = new Arena(ip.length + (meta === null ? 0 : meta.length) + vsn.length);
   return {
     type: "alive",
     incarnation,
     node,
-    addr: arena.copy(ip),
+    addr: own(ip),
     port,
-    meta: meta === null ? null : arena.copy(meta),
-    vsn: arena.copy(vsn),
+    meta: meta === null ? null : own(meta),
+    vsn: own(vsn),
   };
 }
 

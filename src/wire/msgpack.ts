@@ -20,6 +20,7 @@
  */
 
 import { DecodeError } from "../core/codec.ts";
+import { allocBytes, internString } from "./alloc.ts";
 
 /** Largest uint8. */
 export const U8_MAX = 0xff;
@@ -119,9 +120,17 @@ export class Writer {
     this.#buf = next;
   }
 
-  /** A copy of the bytes written so far (safe to keep after the writer is reused). */
+  /**
+   * A copy of the bytes written so far (safe to keep after the writer is reused). Small
+   * results share a slab (see `alloc.ts`): keep them briefly, as outgoing messages are.
+   */
   finish(): Uint8Array {
-    return this.#buf.slice(0, this.#pos);
+    const n = this.#pos;
+    const out = allocBytes(n);
+    const b = this.#buf;
+    if (n <= 64) { for (let i = 0; i < n; i++) out[i] = b[i]; }
+    else out.set(b.subarray(0, n), 0);
+    return out;
   }
 
   /** A view of the bytes written so far; invalidated by the next write or reset. */
@@ -458,7 +467,7 @@ export class Reader {
     if (n <= 0) return "";
     const p = this.pos;
     this.pos = p + n;
-    return utf8(this.buf, p, p + n);
+    return internString(this.buf, p, p + n, utf8);
   }
 
   /**
@@ -470,7 +479,7 @@ export class Reader {
     const n = this.#rawLength("a string");
     const p = this.pos;
     this.pos = p + n;
-    return internedKey(this.buf, p, n) ?? utf8(this.buf, p, p + n);
+    return internedKey(this.buf, p, n) ?? internString(this.buf, p, p + n, utf8);
   }
 
   /**

@@ -19,6 +19,7 @@ import { crc32 } from "./crc.ts";
 import { lzwCompress, lzwDecompress } from "./lzw.ts";
 import { decodeMessage } from "./messages.ts";
 import { rawKey, Reader, U8_MAX, Writer } from "./msgpack.ts";
+import { allocBytes } from "./alloc.ts";
 
 /** Largest datagram accepted (Go's receive buffer). */
 export const MAX_DATAGRAM = 65_536;
@@ -210,7 +211,7 @@ export function framePacket(
   }
   if (parts.length === 1 && !crc) return parts[0];
   const head = crc ? CRC_OVERHEAD : 0;
-  const out = new Uint8Array(head + compoundOverhead(parts.length) + sum);
+  const out = allocBytes(head + compoundOverhead(parts.length) + sum);
   if (parts.length === 1) out.set(parts[0], head);
   else writeCompound(out, head, parts);
   if (crc) writeCrcHeader(out);
