@@ -129,6 +129,8 @@ export type {
 export { StreamError, type StreamErrorKind } from "./src/transport/stream_types.ts";
 export { denoStream } from "./src/transport/deno_tcp.ts";
 export { bunStream } from "./src/transport/bun_tcp.ts";
+export { nodeDatagram } from "./src/transport/node_udp.ts";
+export { nodeStream } from "./src/transport/node_tcp.ts";
 export {
   MemoryNetwork,
   type MemoryNetworkOptions,

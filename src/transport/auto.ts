@@ -33,8 +33,7 @@ export function runtimeName(): RuntimeName {
   return "unknown";
 }
 
-/** Adapter loaders by runtime. A node:dgram adapter for Node (and for Deno without
- * `--unstable-net`) is a later issue: it plugs in here as `node: () => import(...)`. */
+/** Datagram adapter loaders by runtime: the native APIs of Deno and Bun, `node:dgram` on Node. */
 const LOADERS: Partial<Record<RuntimeName, () => Promise<DatagramBinder>>> = {
   deno: async () => (await import("./deno_udp.ts")).denoDatagram,
   bun: async () => (await import("./bun_udp.ts")).bunDatagram,
@@ -42,9 +41,10 @@ const LOADERS: Partial<Record<RuntimeName, () => Promise<DatagramBinder>>> = {
 };
 
 /**
- * Load the native UDP adapter for the current runtime (Deno or Bun).
+ * Load the UDP adapter for the current runtime: `Deno.listenDatagram` on Deno (or `node:dgram`
+ * when Deno runs without `--unstable-net`), `Bun.udpSocket` on Bun, `node:dgram` on Node.
  *
- * @throws {Error} on a runtime without an adapter yet (Node, browsers, ...).
+ * @throws {Error} on a runtime without an adapter (browsers, ...).
  *
  * @example
  * ```ts
@@ -56,17 +56,22 @@ const LOADERS: Partial<Record<RuntimeName, () => Promise<DatagramBinder>>> = {
  */
 export async function detectDatagramBinder(): Promise<DatagramBinder> {
   const runtime = runtimeName();
+  const deno = (globalThis as { Deno?: { listenDatagram?: unknown } }).Deno;
+  if (runtime === "deno" && typeof deno?.listenDatagram !== "function") {
+    // Without --unstable-net: node:dgram needs no flag in Deno (slower, but it works).
+    return (await import("./node_udp.ts")).nodeDatagram;
+  }
   const load = LOADERS[runtime];
   if (!load) {
     throw new Error(
-      `no UDP transport for runtime "${runtime}" yet: native adapters exist for Deno and Bun; ` +
+      `no UDP transport for runtime "${runtime}": adapters exist for Deno, Bun and Node; ` +
         "on other runtimes pass a DatagramBinder explicitly",
     );
   }
   return await load();
 }
 
-/** Stream adapter loaders by runtime (a node:net adapter plugs in here later). */
+/** Stream adapter loaders by runtime: Deno's and Bun's TCP APIs, `node:net` on Node. */
 const STREAM_LOADERS: Partial<Record<RuntimeName, () => Promise<StreamBinder>>> = {
   deno: async () => (await import("./deno_tcp.ts")).denoStream,
   bun: async () => (await import("./bun_tcp.ts")).bunStream,
@@ -74,9 +79,9 @@ const STREAM_LOADERS: Partial<Record<RuntimeName, () => Promise<StreamBinder>>> 
 };
 
 /**
- * Load the native TCP adapter for the current runtime (Deno or Bun).
+ * Load the TCP adapter for the current runtime (Deno, Bun or Node).
  *
- * @throws {Error} on a runtime without an adapter yet (Node, browsers, ...).
+ * @throws {Error} on a runtime without an adapter (browsers, ...).
  *
  * @example
  * ```ts

@@ -198,6 +198,7 @@ function sleep(ms: number): Promise<void> {
 contract(`native (${runtimeName()})`, detectStreamBinder);
 const memory = new MemoryStreamNetwork({ latency: 1, chunkSize: 1000 });
 contract("memory", () => Promise.resolve(memory.binder(HOST)));
+contract("node:net", async () => (await import("../../src/transport/node_tcp.ts")).nodeStream);
 
 describe("native TCP extras", () => {
   test("listens on the same host:port as the UDP socket", T, async () => {
