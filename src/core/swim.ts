@@ -190,7 +190,7 @@ export class Swim {
       const at = now();
       const known: MemberRecord[] = [];
       for (const k of options.knownMembers) {
-        const host = safeIp(k.addr);
+        const host = knownHost(k.addr);
         if (k.state !== 0 || k.name === identity.name || !host) continue;
         known.push({
           name: k.name,
@@ -1297,6 +1297,15 @@ function replyAddress(
     if (host) return { host, port: m.sourcePort };
   }
   return from;
+}
+
+/** Host text of `knownMembers` addresses, shared by every node given the same array. */
+const knownHosts = new WeakMap<Uint8Array, string>();
+
+function knownHost(addr: Uint8Array): string {
+  let host = knownHosts.get(addr);
+  if (host === undefined) knownHosts.set(addr, host = safeIp(addr));
+  return host;
 }
 
 function safeIp(bytes: Uint8Array): string {

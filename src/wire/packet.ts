@@ -170,6 +170,32 @@ export function encodeCompress(inner: Uint8Array): Uint8Array {
   return w.finish();
 }
 
+/**
+ * Read the body of a `compress` message (spec §5.10, packets and streams alike): checks the
+ * algorithm and returns the LZW stream (a view into the reader's buffer).
+ *
+ * @throws {DecodeError} `bad-compression` for an unknown algorithm or a missing `Buf`.
+ */
+export function readCompressBody(r: Reader): Uint8Array {
+  let algo = ALGO_LZW;
+  let data: Uint8Array | null = null;
+  for (let n = r.mapHeader(); n > 0; n--) {
+    switch (r.key()) {
+      case "Algo":
+        algo = r.uint(U8_MAX);
+        break;
+      case "Buf":
+        data = r.bytesView();
+        break;
+      default:
+        r.skip();
+    }
+  }
+  if (algo !== ALGO_LZW) throw new DecodeError("bad-compression", `unknown algorithm ${algo}`);
+  if (data === null) throw new DecodeError("bad-compression", "compress without Buf");
+  return data;
+}
+
 /** `encodeCompress(inner)` if that is strictly shorter than `inner`, else `inner` itself. */
 export function compressIfSmaller(inner: Uint8Array): Uint8Array {
   const compressed = encodeCompress(inner);
@@ -324,23 +350,7 @@ function decodeCompress(
   depth: number,
   s: DecodeState,
 ): void {
-  const r = new Reader(buf, start + 1, end);
-  let algo = ALGO_LZW;
-  let data: Uint8Array | null = null;
-  for (let n = r.mapHeader(); n > 0; n--) {
-    switch (r.key()) {
-      case "Algo":
-        algo = r.uint(U8_MAX);
-        break;
-      case "Buf":
-        data = r.bytesView();
-        break;
-      default:
-        r.skip();
-    }
-  }
-  if (algo !== ALGO_LZW) throw new DecodeError("bad-compression", `unknown algorithm ${algo}`);
-  if (data === null) throw new DecodeError("bad-compression", "compress without Buf");
+  const data = readCompressBody(new Reader(buf, start + 1, end));
   const inner = lzwDecompress(data, s.budget);
   s.budget -= inner.length;
   if (inner.length === 0) {

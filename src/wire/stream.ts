@@ -28,8 +28,8 @@ import { decryptPayload, encryptedLength, encryptPayload } from "./encryption.ts
 import { addLabelHeader } from "./label.ts";
 import { lzwDecompress } from "./lzw.ts";
 import { encodeErrResp, readErrRespBody, readMessageBody, writeMessage } from "./messages.ts";
-import { type Reader, U8_MAX, Writer } from "./msgpack.ts";
-import { ALGO_LZW, encodeCompress } from "./packet.ts";
+import { Writer } from "./msgpack.ts";
+import { encodeCompress, readCompressBody } from "./packet.ts";
 import { checkInboundLabel, resolveSecurity, type SecurityOptions } from "./security.ts";
 import {
   readPushNodeState,
@@ -264,7 +264,7 @@ async function readFramed(
     );
   }
   if (type === MessageType.compress) {
-    const data = await body.object(readCompress);
+    const data = await body.object(readCompressBody);
     const inner = lzwDecompress(data, options.maxDecompressedBytes ?? MAX_DECOMPRESSED_STREAM);
     if (inner.length === 0) throw new DecodeError("empty", "compressed stream message is empty");
     body = StreamReader.fromBytes(inner);
@@ -285,25 +285,6 @@ const TYPE_NAMES: Record<number, StreamMessage["type"]> = {
   [MessageType.err]: "err",
 };
 
-function readCompress(r: Reader): Uint8Array {
-  let algo = ALGO_LZW;
-  let data: Uint8Array | null = null;
-  for (let n = r.mapHeader(); n > 0; n--) {
-    switch (r.key()) {
-      case "Algo":
-        algo = r.uint(U8_MAX);
-        break;
-      case "Buf":
-        data = r.bytes();
-        break;
-      default:
-        r.skip();
-    }
-  }
-  if (algo !== ALGO_LZW) throw new DecodeError("bad-compression", `unknown algorithm ${algo}`);
-  if (data === null) throw new DecodeError("bad-compression", "compress without Buf");
-  return data;
-}
 
 async function readBody(type: number, body: StreamReader): Promise<StreamMessage> {
   switch (type) {
