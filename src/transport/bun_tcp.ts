@@ -17,6 +17,7 @@
 
 import { formatAddress, type PeerAddress } from "../core/address.ts";
 import {
+  admitConnection,
   DEFAULT_MAX_CONNECTIONS,
   type ListenOptions,
   MAX_UNREAD_BYTES,
@@ -194,21 +195,8 @@ class BunListener implements StreamListener {
           open: (socket) => {
             socket.unref();
             const remote = { host: plainHost(socket.remoteAddress), port: socket.remotePort ?? 0 };
-            const conn = new BunConn(socket, remote);
-            if (this.#closed || this.#open.size >= max) {
-              if (!this.#closed) this.stats.rejected++;
-              void conn.close();
-              return;
-            }
-            this.#open.add(conn);
-            conn.onClose = () => this.#open.delete(conn);
-            this.stats.accepted++;
-            try {
-              options.onConnection(conn);
-            } catch {
-              this.stats.errors++;
-              void conn.close();
-            }
+            const listener = { closed: this.#closed, open: this.#open, max, stats: this.stats };
+            admitConnection(new BunConn(socket, remote), listener, options.onConnection);
           },
         },
       });

@@ -13,6 +13,7 @@
 
 import { formatAddress, type PeerAddress } from "../core/address.ts";
 import {
+  admitConnection,
   DEFAULT_MAX_CONNECTIONS,
   type ListenOptions,
   newListenerStats,
@@ -122,6 +123,10 @@ class DenoListener implements StreamListener {
   readonly #listener: DenoTcpListener;
   readonly #options: ListenOptions;
   readonly #open = new Set<DenoConn>();
+
+  #admission() {
+    return { closed: this.#closed, open: this.#open, max: this.#max, stats: this.stats };
+  }
   readonly #max: number;
   #closed = false;
   #closing: Promise<void> | undefined;
@@ -181,21 +186,7 @@ class DenoListener implements StreamListener {
         continue;
       }
       const remote = { host: plainHost(raw.remoteAddr.hostname), port: raw.remoteAddr.port };
-      const conn = new DenoConn(raw, remote);
-      if (this.#closed || this.#open.size >= this.#max) {
-        if (!this.#closed) this.stats.rejected++;
-        void conn.close();
-        continue;
-      }
-      this.#open.add(conn);
-      conn.onClose = () => this.#open.delete(conn);
-      this.stats.accepted++;
-      try {
-        this.#options.onConnection(conn);
-      } catch {
-        this.stats.errors++;
-        void conn.close();
-      }
+      admitConnection(new DenoConn(raw, remote), this.#admission(), this.#options.onConnection);
     }
   }
 }

@@ -15,6 +15,7 @@
 import { connect, createServer, type Server, type Socket } from "node:net";
 import { formatAddress, type PeerAddress } from "../core/address.ts";
 import {
+  admitConnection,
   DEFAULT_MAX_CONNECTIONS,
   type ListenOptions,
   MAX_UNREAD_BYTES,
@@ -132,21 +133,8 @@ class NodeListener implements StreamListener {
       host: plainHost(socket.remoteAddress ?? ""),
       port: socket.remotePort ?? 0,
     };
-    const conn = new NodeConn(socket, remote);
-    if (this.#closed || this.#open.size >= max) {
-      if (!this.#closed) this.stats.rejected++;
-      void conn.close();
-      return;
-    }
-    this.#open.add(conn);
-    conn.onClose = () => this.#open.delete(conn);
-    this.stats.accepted++;
-    try {
-      options.onConnection(conn);
-    } catch {
-      this.stats.errors++;
-      void conn.close();
-    }
+    const listener = { closed: this.#closed, open: this.#open, max, stats: this.stats };
+    admitConnection(new NodeConn(socket, remote), listener, options.onConnection);
   }
 
   close(): Promise<void> {
