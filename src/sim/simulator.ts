@@ -168,7 +168,15 @@ export class Simulator {
     for (let index = 0; index < count; index++) {
       const seeds = index === 0 ? [] : [addressOf(0)];
       out.push(
-        this.#boot(known[index].name, addressOf(index), index, seeds, undefined, incarnation, known),
+        this.#boot(
+          known[index].name,
+          addressOf(index),
+          index,
+          seeds,
+          undefined,
+          incarnation,
+          known,
+        ),
       );
     }
     return out;

@@ -15,6 +15,9 @@
 // Commands (stdin, one per line): members | leave | update-meta TEXT | join ADDR[,ADDR] |
 // send-best-effort NAME TEXT | send-reliable NAME TEXT | broadcast TEXT | quit
 //
+// With -nodes N (N > 1) the program instead runs N memberlist nodes in one process for the
+// cluster benchmark (bench/cluster), driven by another set of commands: see runBench.
+//
 // Node states and incarnations are read from memberlist's private table with reflection:
 // 0.2.2's public Node.State is never updated, and Members() hides dead and left nodes.
 package main
@@ -31,6 +34,7 @@ import (
 	"reflect"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unsafe"
 
@@ -197,6 +201,7 @@ func main() {
 	suspicionMult := flag.Int("suspicion-mult", 0, "SuspicionMult (0: preset)")
 	meta := flag.String("meta", "", "node metadata")
 	logPath := flag.String("log", "", "write memberlist's log here instead of stderr")
+	nodes := flag.Int("nodes", 1, "run this many nodes in one process (benchmark mode, see runBench)")
 	flag.Parse()
 
 	var conf *memberlist.Config
@@ -260,6 +265,14 @@ func main() {
 			log.Fatalf("keyring: %v", err)
 		}
 		conf.Keyring = kr
+	}
+
+	if *nodes > 1 {
+		if *logPath == "" {
+			conf.LogOutput = io.Discard
+		}
+		runBench(conf, *nodes)
+		return
 	}
 
 	o := &out{enc: json.NewEncoder(os.Stdout)}
@@ -344,4 +357,191 @@ func main() {
 	}
 	// stdin closed: the test is gone, stop without leaving (like a crash)
 	_ = m.Shutdown()
+}
+
+// MARK: benchmark mode (-nodes N)
+
+// countingTransport is memberlist's UDP/TCP transport, counting the datagrams it sends.
+type countingTransport struct {
+	*memberlist.NetTransport
+	packets, bytes *int64
+}
+
+func (t *countingTransport) WriteTo(b []byte, addr string) (time.Time, error) {
+	atomic.AddInt64(t.packets, 1)
+	atomic.AddInt64(t.bytes, int64(len(b)))
+	return t.NetTransport.WriteTo(b, addr)
+}
+
+func (t *countingTransport) WriteToAddress(b []byte, a memberlist.Address) (time.Time, error) {
+	atomic.AddInt64(t.packets, 1)
+	atomic.AddInt64(t.bytes, int64(len(b)))
+	return t.NetTransport.WriteToAddress(b, a)
+}
+
+// benchEvents counts dead/left notifications about members that were not killed.
+type benchEvents struct {
+	killed    *sync.Map
+	falseDead *int64
+}
+
+func (e *benchEvents) NotifyJoin(*memberlist.Node)   {}
+func (e *benchEvents) NotifyUpdate(*memberlist.Node) {}
+func (e *benchEvents) NotifyLeave(n *memberlist.Node) {
+	if _, ok := e.killed.Load(n.Name); !ok {
+		atomic.AddInt64(e.falseDead, 1)
+	}
+}
+
+// stateOf reads one member's state in m's private table: 0 alive, 1 suspect, 2 dead,
+// 3 left, -1 unknown.
+func stateOf(m *memberlist.Memberlist, name string) int {
+	v := reflect.ValueOf(m).Elem()
+	lock := (*sync.RWMutex)(unsafe.Pointer(v.FieldByName("nodeLock").UnsafeAddr()))
+	lock.RLock()
+	defer lock.RUnlock()
+	ns := v.FieldByName("nodeMap").MapIndex(reflect.ValueOf(name))
+	if !ns.IsValid() {
+		return -1
+	}
+	return int(ns.Elem().FieldByName("State").Int())
+}
+
+// runBench runs n nodes (bench-0 … bench-(n-1)) in this process, every one joining the first,
+// for bench/cluster. Output, one JSON object per line on stdout:
+//
+//	{"event":"converged","ms":T,"minSeen":K}   every node sees all n alive (ms null: timed out)
+//	{"event":"stats","packets":P,"bytes":B,"falseDead":F}   since the last stats-begin
+//	{"event":"detected","victim":V,"firstSuspectMs":S,"firstDeadMs":D,"allDeadMs":A}
+//
+// Commands (stdin): stats-begin | stats-end | kill INDEX | quit.
+func runBench(base *memberlist.Config, n int) {
+	o := &out{enc: json.NewEncoder(os.Stdout)}
+	var packets, bytes, falseDead int64
+	killed := &sync.Map{}
+	logger := log.New(base.LogOutput, "", log.LstdFlags)
+	lists := make([]*memberlist.Memberlist, n)
+	names := make([]string, n)
+	start := time.Now()
+	ms := func(since time.Time) float64 { return float64(time.Since(since).Microseconds()) / 1000 }
+	for i := 0; i < n; i++ {
+		names[i] = fmt.Sprintf("bench-%d", i)
+		var m *memberlist.Memberlist
+		var err error
+		for attempt := 0; attempt < 10; attempt++ {
+			var nt *memberlist.NetTransport
+			nt, err = memberlist.NewNetTransport(&memberlist.NetTransportConfig{
+				BindAddrs: []string{base.BindAddr}, BindPort: 0, Logger: logger,
+			})
+			if err != nil {
+				continue
+			}
+			conf := *base
+			conf.Name = names[i]
+			conf.BindPort = nt.GetAutoBindPort()
+			conf.AdvertisePort = conf.BindPort
+			conf.Transport = &countingTransport{nt, &packets, &bytes}
+			conf.Events = &benchEvents{killed, &falseDead}
+			conf.Delegate = nil
+			if m, err = memberlist.Create(&conf); err == nil {
+				break
+			}
+			_ = nt.Shutdown()
+		}
+		if err != nil {
+			o.emit(map[string]interface{}{"event": "fatal", "error": err.Error()})
+			os.Exit(1)
+		}
+		lists[i] = m
+		if i > 0 {
+			seed := lists[0].LocalNode()
+			if _, err := m.Join([]string{fmt.Sprintf("%s:%d", seed.Addr, seed.Port)}); err != nil {
+				o.emit(map[string]interface{}{"event": "fatal", "error": err.Error()})
+				os.Exit(1)
+			}
+		}
+	}
+	alive := func() []int {
+		var idx []int
+		for i := range lists {
+			if _, dead := killed.Load(names[i]); !dead {
+				idx = append(idx, i)
+			}
+		}
+		return idx
+	}
+	converged, minSeen := false, 0
+	for !converged && time.Since(start) < 90*time.Second {
+		minSeen = n
+		for _, i := range alive() {
+			if k := lists[i].NumMembers(); k < minSeen {
+				minSeen = k
+			}
+		}
+		if minSeen == n {
+			converged = true
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if converged {
+		o.emit(map[string]interface{}{"event": "converged", "ms": ms(start), "minSeen": minSeen})
+	} else {
+		o.emit(map[string]interface{}{"event": "converged", "ms": nil, "minSeen": minSeen})
+	}
+
+	in := bufio.NewScanner(os.Stdin)
+	for in.Scan() {
+		fields := strings.Fields(in.Text())
+		if len(fields) == 0 {
+			continue
+		}
+		switch fields[0] {
+		case "stats-begin":
+			atomic.StoreInt64(&packets, 0)
+			atomic.StoreInt64(&bytes, 0)
+			atomic.StoreInt64(&falseDead, 0)
+			o.emit(map[string]interface{}{"event": "ok"})
+		case "stats-end":
+			o.emit(map[string]interface{}{"event": "stats", "packets": atomic.LoadInt64(&packets),
+				"bytes": atomic.LoadInt64(&bytes), "falseDead": atomic.LoadInt64(&falseDead)})
+		case "kill":
+			var victim int
+			fmt.Sscan(fields[1], &victim)
+			name := names[victim]
+			killed.Store(name, true)
+			_ = lists[victim].Shutdown()
+			t0 := time.Now()
+			var firstSuspect, firstDead, allDead interface{}
+			survivors := alive()
+			for time.Since(t0) < 30*time.Second {
+				all := true
+				for _, i := range survivors {
+					st := stateOf(lists[i], name)
+					if st >= 1 && firstSuspect == nil {
+						firstSuspect = ms(t0)
+					}
+					if st >= 2 && firstDead == nil {
+						firstDead = ms(t0)
+					}
+					if st < 2 {
+						all = false
+					}
+				}
+				if all {
+					allDead = ms(t0)
+					break
+				}
+				time.Sleep(5 * time.Millisecond)
+			}
+			o.emit(map[string]interface{}{"event": "detected", "victim": name,
+				"firstSuspectMs": firstSuspect, "firstDeadMs": firstDead, "allDeadMs": allDead})
+		case "quit":
+			for _, i := range alive() {
+				_ = lists[i].Shutdown()
+			}
+			os.Exit(0)
+		}
+	}
+	os.Exit(0)
 }

@@ -1,0 +1,155 @@
+/**
+ * Cluster-benchmark driver for shoal: `--nodes N` shoal nodes on loopback UDP (and TCP for the
+ * join's push/pull) in this one process, every one joining the first. Runs under Deno
+ * (`deno run -A bench/cluster/shoal_driver.ts --nodes 50`) and Bun (`bun … --nodes 50`).
+ *
+ * It speaks the drivers' common line protocol (see bench/cluster/run.ts), JSON on stdout:
+ *
+ *   {"event":"converged","ms":T,"minSeen":K}   every node sees all N (ms null: timed out)
+ *   {"event":"stats","packets":P,"bytes":B,"falseDead":F,"falseSuspect":S}
+ *   {"event":"detected","victim":V,"firstSuspectMs":S,"firstDeadMs":D,"allDeadMs":A}
+ *
+ * and reads commands on stdin: `stats-begin`, `stats-end`, `kill INDEX`, `quit`.
+ *
+ * @module
+ */
+import process from "node:process";
+import { createInterface } from "node:readline";
+import { parseArgs } from "node:util";
+import type { MembershipEvent } from "../../src/core/effects.ts";
+import { createNode, type ShoalNode } from "../../src/node/node.ts";
+import { TIMING } from "./timing.ts";
+
+const { values } = parseArgs({
+  args: process.argv.slice(2),
+  options: {
+    nodes: { type: "string", default: "10" },
+    "converge-timeout": { type: "string", default: "90" },
+  },
+});
+const n = Number(values.nodes);
+const emit = (o: Record<string, unknown>) => console.log(JSON.stringify(o));
+
+const config = {
+  probeInterval: TIMING.probeIntervalMs,
+  probeTimeout: TIMING.probeTimeoutMs,
+  indirectChecks: TIMING.indirectChecks,
+  suspicionMult: TIMING.suspicionMult,
+  gossipInterval: TIMING.gossipIntervalMs,
+  // Periodic anti-entropy off, as memberlist's push/pull in this benchmark.
+  pushPullInterval: 0,
+  reannounceInterval: 0,
+};
+
+const killed = new Set<string>();
+/** Per node: members it holds as not dead/left (itself included). */
+const seen: number[] = [];
+let falseDead = 0, falseSuspect = 0;
+/** The detection being timed, if any. */
+let watch:
+  | {
+    victim: string;
+    t0: number;
+    survivors: number;
+    dead: Set<string>;
+    firstSuspectMs?: number;
+    firstDeadMs?: number;
+    allDeadMs?: number;
+    done: () => void;
+  }
+  | undefined;
+
+function onEvent(observer: string, index: number, ev: MembershipEvent): void {
+  const about = ev.member.name;
+  if (ev.type === "join") seen[index]++;
+  else if (ev.type === "dead" || ev.type === "leave") seen[index]--;
+  if (killed.has(about)) {
+    const w = watch;
+    if (!w || w.victim !== about || killed.has(observer)) return;
+    const at = performance.now() - w.t0;
+    if (ev.type === "suspect") w.firstSuspectMs ??= at;
+    if (ev.type === "dead") {
+      w.firstSuspectMs ??= at;
+      w.firstDeadMs ??= at;
+      w.dead.add(observer);
+      if (w.dead.size === w.survivors) {
+        w.allDeadMs = at;
+        w.done();
+      }
+    }
+    return;
+  }
+  if (ev.type === "dead") falseDead++;
+  if (ev.type === "suspect") falseSuspect++;
+}
+
+const start = performance.now();
+const nodes: ShoalNode[] = [];
+for (let i = 0; i < n; i++) {
+  const seeds = i === 0 ? [] : [`127.0.0.1:${nodes[0].address.port}`];
+  seen.push(1);
+  const name = `shoal-${i}`;
+  const node = await createNode({ name, bind: "127.0.0.1:0", seeds, config });
+  node.onEvent((ev) => onEvent(name, i, ev));
+  nodes.push(node);
+}
+const limit = start + Number(values["converge-timeout"]) * 1000;
+let minSeen = 0;
+for (;;) {
+  minSeen = Math.min(...seen);
+  if (minSeen === n || performance.now() > limit) break;
+  await new Promise((r) => setTimeout(r, 20));
+}
+emit({ event: "converged", ms: minSeen === n ? performance.now() - start : null, minSeen });
+
+let base = { packets: 0, bytes: 0 };
+const sent = () => {
+  let packets = 0, bytes = 0;
+  for (const node of nodes) {
+    const t = node.stats().transport;
+    packets += t.packetsOut;
+    bytes += t.bytesOut;
+  }
+  return { packets, bytes };
+};
+
+const lines = createInterface({ input: process.stdin });
+for await (const line of lines) {
+  const [cmd, arg] = line.trim().split(/\s+/);
+  if (cmd === "stats-begin") {
+    base = sent();
+    falseDead = falseSuspect = 0;
+    emit({ event: "ok" });
+  } else if (cmd === "stats-end") {
+    const now = sent();
+    emit({
+      event: "stats",
+      packets: now.packets - base.packets,
+      bytes: now.bytes - base.bytes,
+      falseDead,
+      falseSuspect,
+    });
+  } else if (cmd === "kill") {
+    const victim = nodes[Number(arg)];
+    killed.add(victim.name);
+    const survivors = nodes.filter((x) => !killed.has(x.name)).length;
+    const finished = new Promise<void>((resolve) => {
+      watch = { victim: victim.name, t0: performance.now(), survivors, dead: new Set(), done: resolve };
+    });
+    await victim.close(); // no goodbye: the others must detect it
+    await Promise.race([finished, new Promise((r) => setTimeout(r, 30_000))]);
+    const w = watch!;
+    watch = undefined;
+    emit({
+      event: "detected",
+      victim: victim.name,
+      firstSuspectMs: w.firstSuspectMs ?? null,
+      firstDeadMs: w.firstDeadMs ?? null,
+      allDeadMs: w.allDeadMs ?? null,
+    });
+  } else if (cmd === "quit") {
+    break;
+  }
+}
+await Promise.all(nodes.map((x) => x.close()));
+process.exit(0);
