@@ -111,7 +111,6 @@ export {
 } from "./src/transport/types.ts";
 export { denoDatagram } from "./src/transport/deno_udp.ts";
 export { bunDatagram } from "./src/transport/bun_udp.ts";
-export { nodeDatagram } from "./src/transport/node_udp.ts";
 export {
   detectDatagramBinder,
   detectStreamBinder,

@@ -487,7 +487,19 @@ func runBench(base *memberlist.Config, n int) {
 	if converged {
 		o.emit(map[string]interface{}{"event": "converged", "ms": ms(start), "minSeen": minSeen})
 	} else {
-		o.emit(map[string]interface{}{"event": "converged", "ms": nil, "minSeen": minSeen})
+		// Why not: how many members each node holds in each state (alive/suspect/dead/left, and
+		// never heard of), summed over all nodes.
+		counts := map[string]int{}
+		for _, i := range alive() {
+			known := 0
+			for _, nd := range table(lists[i]) {
+				counts[nd.State]++
+				known++
+			}
+			counts["unknown"] += n - known
+		}
+		o.emit(map[string]interface{}{"event": "converged", "ms": nil, "minSeen": minSeen,
+			"views": counts})
 	}
 
 	in := bufio.NewScanner(os.Stdin)

@@ -1,0 +1,275 @@
+/**
+ * Failure detection (spec §8): the probe cycle. Ping a member; without an ack after the probe
+ * timeout, ask `indirectChecks` others to ping it (and try a stream when the host has one);
+ * without any ack by the end of the probe period it becomes suspect. Also answers pings and
+ * relays indirect probes for others.
+ *
+ * @module
+ */
+
+import type { PeerAddress } from "./address.ts";
+import {
+  addressOf,
+  type Context,
+  nextSeq,
+  pingFrom,
+  replyAddress,
+  safeIp,
+  scaled,
+} from "./context.ts";
+import type { Dissemination } from "./dissemination.ts";
+import type { MemberRecord } from "./member.ts";
+import type { Ack, IndirectPing, Nack, Ping, Suspect } from "./messages.ts";
+import { observeRtt } from "./stats.ts";
+import type { Rumours } from "./rumours.ts";
+
+interface Probe {
+  readonly seqNo: number;
+  readonly target: string;
+  readonly startedAt: number;
+  acked: boolean;
+  nacks: number;
+  expectedNacks: number;
+  /** The stream fallback probe got its ack. */
+  fallbackAcked: boolean;
+}
+
+interface Relay {
+  readonly requesterSeq: number;
+  readonly requester: PeerAddress;
+  readonly nack: boolean;
+}
+
+/** Indirect probes relayed at once, at most (more are refused and counted). */
+const MAX_RELAYS = 1024;
+
+/** The probe cycle and the answers to others' probes. */
+export class FailureDetector {
+  readonly #ctx: Context;
+  readonly #diss: Dissemination;
+  readonly #rumours: Rumours;
+
+  /** The detector for `ctx`, sending through `diss`, raising suspicions through `rumours`. */
+  constructor(ctx: Context, diss: Dissemination, rumours: Rumours) {
+    this.#ctx = ctx;
+    this.#diss = diss;
+    this.#rumours = rumours;
+  }
+
+  /** Start probing (after a random delay). */
+  start(initialDelay: number): void {
+    this.#ctx.out.schedule({ kind: "probe", token: ++this.#probeToken }, initialDelay);
+  }
+
+  /** Is `token` the current probe ticker's? */
+  isCurrent(token: number): boolean {
+    return token === this.#probeToken;
+  }
+
+  readonly #relays = new Map<number, Relay>();
+
+  #probe: Probe | undefined;
+
+  #probeToken = 0;
+
+  /** The outcome of a `streamPing` effect: `ok` when the ack arrived in time. */
+  handleStreamPingResult(seqNo: number, ok: boolean): void {
+    const probe = this.#probe;
+    if (ok && probe && probe.seqNo === seqNo) probe.fallbackAcked = true;
+  }
+
+  onProbeTick(): void {
+    this.#concludeProbe();
+    if (this.#ctx.leaving) return;
+    // The next tick's delay is the current probe period: stretched when our health is poor.
+    this.#ctx.out.schedule(
+      { kind: "probe", token: this.#probeToken },
+      scaled(this.#ctx, this.#ctx.cfg.probeInterval),
+    );
+    const target = this.#ctx.table.nextProbeTarget((m) => this.#reapable(m));
+    if (!target) return;
+    const seqNo = nextSeq(this.#ctx);
+    this.#probe = {
+      seqNo,
+      target: target.name,
+      startedAt: this.#ctx.now(),
+      acked: false,
+      nacks: 0,
+      expectedNacks: 0,
+      fallbackAcked: false,
+    };
+    this.#ctx.stats.probes++;
+    const ping = pingFrom(this.#ctx.self, seqNo, target.name);
+    if (target.state === "suspect" && this.#ctx.cfg.lifeguard.buddy) {
+      // Buddy system: let the suspect refute at once, the accusation rides with the ping.
+      const accusation: Suspect = {
+        type: "suspect",
+        incarnation: target.incarnation,
+        node: target.name,
+        from: this.#ctx.self.name,
+      };
+      const parts = [this.#ctx.codec.encode(ping), this.#ctx.codec.encode(accusation)];
+      this.#ctx.out.send(
+        addressOf(target),
+        this.#ctx.codec.frame(parts, { crc: this.#diss.crcFor(target) }),
+      );
+    } else {
+      this.#diss.sendTo(target, ping, true);
+    }
+    this.#ctx.out.schedule(
+      { kind: "probeTimeout", seqNo },
+      scaled(this.#ctx, this.#ctx.cfg.probeTimeout),
+    );
+  }
+
+  onProbeTimeout(seqNo: number): void {
+    const probe = this.#probe;
+    if (!probe || probe.seqNo !== seqNo || probe.acked) return;
+    const target = this.#ctx.table.get(probe.target);
+    if (!target) return;
+    const helpers = this.#ctx.table.sample(
+      this.#ctx.cfg.indirectChecks,
+      (m) => m.state === "alive" && m !== this.#ctx.self && m !== target,
+    );
+    for (const helper of helpers) {
+      const nack = helper.vsn[1] >= 4;
+      if (nack) probe.expectedNacks++;
+      const req: IndirectPing = {
+        type: "indirectPing",
+        seqNo,
+        target: target.addr,
+        port: target.port,
+        node: target.name,
+        nack,
+        sourceAddr: this.#ctx.self.addr,
+        sourcePort: this.#ctx.self.port,
+        sourceNode: this.#ctx.self.name,
+      };
+      this.#ctx.stats.indirectProbes++;
+      this.#diss.sendTo(helper, req, true);
+    }
+    // Meanwhile the same ping over a stream, for members that answer those (spec §8.4): a
+    // lossy or filtered datagram path then does not make a healthy member suspect.
+    if (this.#ctx.streams && this.#ctx.cfg.tcpPings && target.vsn[1] >= 3) {
+      const deadline = probe.startedAt + scaled(this.#ctx, this.#ctx.cfg.probeInterval);
+      this.#ctx.out.push({
+        type: "streamPing",
+        to: addressOf(target),
+        ping: pingFrom(this.#ctx.self, seqNo, target.name),
+        timeout: Math.max(1, deadline - this.#ctx.now()),
+      });
+    }
+  }
+
+  /** The probe period is over: no ack means the target becomes suspect. */
+  #concludeProbe(): void {
+    const probe = this.#probe;
+    this.#probe = undefined;
+    if (!probe || probe.acked) return;
+    if (probe.fallbackAcked) {
+      // Reachable over a stream but not over datagrams: no suspicion (memberlist warns here).
+      this.#ctx.stats.fallbackAcks++;
+      return;
+    }
+    this.#ctx.stats.probesFailed++;
+    if (this.#ctx.cfg.lifeguard.awareness) {
+      // Helpers that answered with nacks vouch for our own health; silence counts against it.
+      const nacks = this.#ctx.cfg.lifeguard.nacks && probe.expectedNacks > 0;
+      this.#ctx.awareness.apply(nacks ? probe.expectedNacks - probe.nacks : 1);
+    }
+    const target = this.#ctx.table.get(probe.target);
+    if (!target || (target.state !== "alive" && target.state !== "suspect")) return;
+    if (target.state === "alive") this.#ctx.stats.suspicionsRaised++;
+    this.#rumours.onSuspect({
+      type: "suspect",
+      incarnation: target.incarnation,
+      node: target.name,
+      from: this.#ctx.self.name,
+    });
+  }
+
+  onPing(p: Ping, from: PeerAddress): void {
+    if (p.node !== "" && p.node !== this.#ctx.self.name) {
+      this.#ctx.stats.unexpectedPings++;
+      return;
+    }
+    const to = replyAddress(p, from);
+    const member = p.sourceNode ? this.#ctx.table.get(p.sourceNode) : undefined;
+    const ack: Ack = { type: "ack", seqNo: p.seqNo, payload: null };
+    this.#diss.sendTo(to, ack, true, member);
+  }
+
+  onIndirectPing(req: IndirectPing, from: PeerAddress): void {
+    if (this.#relays.size >= MAX_RELAYS) {
+      this.#ctx.stats.relaysDropped++;
+      return;
+    }
+    const host = safeIp(req.target);
+    if (!host) return;
+    const seqNo = nextSeq(this.#ctx);
+    this.#relays.set(seqNo, {
+      requesterSeq: req.seqNo,
+      requester: replyAddress(req, from),
+      nack: req.nack,
+    });
+    const target = { host, port: req.port || this.#ctx.self.port };
+    this.#diss.sendTo(
+      target,
+      pingFrom(this.#ctx.self, seqNo, req.node),
+      true,
+      this.#ctx.table.get(req.node),
+    );
+    // Nack a little before our own probe timeout so the nack reaches the requester before its
+    // probe period ends (its indirect probes went out one probe timeout into the period).
+    this.#ctx.out.schedule(
+      { kind: "relayTimeout", seqNo },
+      Math.floor(this.#ctx.cfg.probeTimeout * 0.8),
+    );
+  }
+
+  onAck(ack: Ack): void {
+    const probe = this.#probe;
+    if (probe && probe.seqNo === ack.seqNo) {
+      if (!probe.acked) {
+        probe.acked = true;
+        this.#ctx.stats.acksReceived++;
+        if (this.#ctx.cfg.lifeguard.awareness) this.#ctx.awareness.apply(-1);
+        this.#ctx.stats.lastProbeRtt = this.#ctx.now() - probe.startedAt;
+        observeRtt(this.#ctx.stats.probeRtt, this.#ctx.stats.lastProbeRtt);
+      }
+      return;
+    }
+    const relay = this.#relays.get(ack.seqNo);
+    if (!relay) return;
+    this.#relays.delete(ack.seqNo);
+    this.#diss.sendTo(
+      relay.requester,
+      { type: "ack", seqNo: relay.requesterSeq, payload: null },
+      true,
+    );
+  }
+
+  onNack(nack: Nack): void {
+    const probe = this.#probe;
+    if (probe && probe.seqNo === nack.seqNo && !probe.acked) {
+      probe.nacks++;
+      this.#ctx.stats.nacksReceived++;
+    }
+  }
+
+  onRelayTimeout(seqNo: number): void {
+    const relay = this.#relays.get(seqNo);
+    if (!relay) return;
+    this.#relays.delete(seqNo);
+    if (relay.nack) {
+      this.#diss.sendTo(relay.requester, { type: "nack", seqNo: relay.requesterSeq }, true);
+    }
+  }
+
+  #reapable(m: MemberRecord): boolean {
+    if (m.state !== "dead" && m.state !== "left") return false;
+    if (this.#ctx.now() - m.stateChangedAt <= this.#ctx.cfg.gossipToTheDeadTime) return false;
+    this.#rumours.forget(m.name);
+    return true;
+  }
+}
