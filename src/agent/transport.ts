@@ -6,7 +6,7 @@
  * @module
  */
 
-import { detectDatagramBinder, detectStreamBinder, runtimeName } from "../transport/auto.ts";
+import { detectDatagramBinder, detectStreamBinder } from "../transport/auto.ts";
 import type { StreamBinder } from "../transport/stream_types.ts";
 import type { DatagramBinder } from "../transport/types.ts";
 
@@ -27,9 +27,6 @@ export interface AgentTransports {
  * ```
  */
 export async function agentTransports(): Promise<AgentTransports> {
-  const deno = (globalThis as { Deno?: { listenDatagram?: unknown } }).Deno;
-  const datagram = runtimeName() === "deno" && typeof deno?.listenDatagram !== "function"
-    ? (await import("../transport/node_udp.ts")).nodeDatagram
-    : await detectDatagramBinder();
-  return { datagram, stream: await detectStreamBinder() };
+  // detectDatagramBinder already falls back to node:dgram on Deno without --unstable-net.
+  return { datagram: await detectDatagramBinder(), stream: await detectStreamBinder() };
 }
