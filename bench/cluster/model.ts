@@ -29,8 +29,10 @@ export interface Detection {
 export interface Run {
   impl: Impl;
   n: number;
-  /** Start of the first node → every node sees all n (null: not within the timeout). */
+  /** Last node started → every node sees all n (null: not within the timeout). */
   convergedMs: number | null;
+  /** First node started → last node started. */
+  joinMs: number | null;
   /** Smallest view (members not dead) when convergence was reported. */
   minSeen: number | null;
   steadySeconds: number;

@@ -60,7 +60,7 @@ export function markdown(results: ClusterResults): string {
         continue;
       }
       const conv = r.convergedMs === null
-        ? `did not converge (min view ${r.minSeen}/${n} after 90 s)`
+        ? `did not converge (min view ${r.minSeen}/${n})`
         : secs(r.convergedMs);
       const all = r.detections.length && r.allDeadMs === null
         ? "never (30 s)"

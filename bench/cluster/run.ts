@@ -11,7 +11,8 @@
  *
  * Each run, for one implementation and one n (runs go one at a time, sizes outer, so the
  * implementations are compared minutes apart):
- *  1. start n nodes, each joining the first: convergence = every node sees all n;
+ *  1. start n nodes one after the other (as fast as they start), each joining the first:
+ *     convergence = from the last start until every node sees all n (not dead);
  *  2. steady state for `--steady` s: CPU seconds (from /proc, the whole process), RSS,
  *     datagrams and bytes sent, dead declarations of live members (false deads);
  *  3. `--kills` times: kill a node (no goodbye), time the first suspicion, the first dead
@@ -44,6 +45,7 @@ const { values } = parseArgs({
     steady: { type: "string", default: "30" },
     kills: { type: "string", default: "3" },
     big: { type: "string", default: "1000" },
+    "converge-timeout": { type: "string", default: "60" },
     quick: { type: "boolean", default: false },
     "no-docs": { type: "boolean", default: false },
     out: { type: "string" },
@@ -60,6 +62,7 @@ const steadyS = quick ? 5 : Number(values.steady);
 const kills = quick ? 1 : Number(values.kills);
 const big = quick || values.big === "0" ? [] : values.big.split(",").map(Number);
 const impls = values.impls.split(",") as Impl[];
+const convergeS = Number(values["converge-timeout"]);
 const started = performance.now();
 const log = (s: string) =>
   console.error(`[${((performance.now() - started) / 1000).toFixed(0).padStart(4)} s] ${s}`);
@@ -120,9 +123,23 @@ function installSwimJs(): void {
 function command(impl: Impl, n: number): [string, string[]] {
   switch (impl) {
     case "shoal-deno":
-      return [`${BIN}deno`, ["run", "-A", "bench/cluster/shoal_driver.ts", "--nodes", `${n}`]];
+      return [`${BIN}deno`, [
+        "run",
+        "-A",
+        "bench/cluster/shoal_driver.ts",
+        "--nodes",
+        `${n}`,
+        "--converge-timeout",
+        `${convergeS}`,
+      ]];
     case "shoal-bun":
-      return [`${BIN}bun`, ["bench/cluster/shoal_driver.ts", "--nodes", `${n}`]];
+      return [`${BIN}bun`, [
+        "bench/cluster/shoal_driver.ts",
+        "--nodes",
+        `${n}`,
+        "--converge-timeout",
+        `${convergeS}`,
+      ]];
     case "memberlist":
       return [GO_PEER, [
         "-nodes",
@@ -139,6 +156,8 @@ function command(impl: Impl, n: number): [string, string[]] {
         `${TIMING.suspicionMult}`,
         "-push-pull-interval",
         "-1ms", // off
+        "-converge-timeout",
+        `${convergeS}s`,
       ]];
     case "swim-js":
       return ["node", [
@@ -157,6 +176,8 @@ function command(impl: Impl, n: number): [string, string[]] {
         `${TIMING.indirectChecks}`,
         "--suspect-timeout",
         `${minSuspicionMs(n)}`,
+        "--converge-timeout",
+        `${convergeS}`,
       ]];
   }
 }
@@ -258,6 +279,7 @@ async function runOne(impl: Impl, n: number, steady: number, killCount: number):
     impl,
     n,
     convergedMs: null,
+    joinMs: null,
     minSeen: null,
     steadySeconds: steady,
     cpuSeconds: null,
@@ -278,10 +300,11 @@ async function runOne(impl: Impl, n: number, steady: number, killCount: number):
     error: null,
   };
   try {
-    const converged = await d.next("converged", 0, 150_000);
+    const converged = await d.next("converged", 0, (convergeS + 60) * 1000);
     if (!converged) throw new Error(`no convergence report\n${d.stderr.slice(-15).join("\n")}`);
     run.convergedMs = converged.ms as number | null;
     run.minSeen = converged.minSeen as number;
+    run.joinMs = (converged.joinMs as number | undefined) ?? null;
     log(
       `${impl} n=${n}: ${
         run.convergedMs === null

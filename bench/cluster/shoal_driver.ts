@@ -5,7 +5,8 @@
  *
  * It speaks the drivers' common line protocol (see bench/cluster/run.ts), JSON on stdout:
  *
- *   {"event":"converged","ms":T,"minSeen":K}   every node sees all N (ms null: timed out)
+ *   {"event":"converged","ms":T,"minSeen":K,"joinMs":J}   every node sees all N, T ms after the
+ *                                              last node started (null: timed out)
  *   {"event":"stats","packets":P,"bytes":B,"falseDead":F,"falseSuspect":S}
  *   {"event":"detected","victim":V,"firstSuspectMs":S,"firstDeadMs":D,"allDeadMs":A}
  *
@@ -25,9 +26,12 @@ const { values } = parseArgs({
   options: {
     nodes: { type: "string", default: "10" },
     "converge-timeout": { type: "string", default: "90" },
+    "join-gap": { type: "string", default: "0" },
   },
 });
 const n = Number(values.nodes);
+/** Milliseconds between starting two nodes (0: as fast as they bind). */
+const joinGap = Number(values["join-gap"]);
 const emit = (o: Record<string, unknown>) => console.log(JSON.stringify(o));
 
 const config = {
@@ -92,7 +96,10 @@ for (let i = 0; i < n; i++) {
   const node = await createNode({ name, bind: "127.0.0.1:0", seeds, config });
   node.onEvent((ev) => onEvent(name, i, ev));
   nodes.push(node);
+  if (joinGap > 0) await new Promise((r) => setTimeout(r, joinGap));
 }
+// Convergence is timed from the last node's start (joining itself is asynchronous).
+const joinedAt = performance.now();
 const limit = start + Number(values["converge-timeout"]) * 1000;
 let minSeen = 0;
 for (;;) {
@@ -100,7 +107,12 @@ for (;;) {
   if (minSeen === n || performance.now() > limit) break;
   await new Promise((r) => setTimeout(r, 20));
 }
-emit({ event: "converged", ms: minSeen === n ? performance.now() - start : null, minSeen });
+emit({
+  event: "converged",
+  ms: minSeen === n ? performance.now() - joinedAt : null,
+  minSeen,
+  joinMs: joinedAt - start,
+});
 
 let base = { packets: 0, bytes: 0 };
 const sent = () => {

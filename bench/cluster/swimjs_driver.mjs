@@ -107,10 +107,18 @@ for (let i = 0; i < n; i++) {
   swim.on("change", (u) => seen[i] += u.state === 2 ? -1 : 1);
   swim.on("update", (u) => onUpdate(me, u));
   swim.on("error", () => {});
-  await new Promise((resolve) => swim.bootstrap(i === 0 ? [] : [host(0)], () => resolve()));
   nodes.push(swim);
+  if (i === 0) {
+    await new Promise((resolve) => swim.bootstrap([], () => resolve()));
+  } else {
+    // Joining completes in the background, as shoal's and memberlist's do here.
+    swim.bootstrap([host(0)], () => {});
+    await new Promise((r) => setImmediate(r));
+  }
 }
 
+// Convergence is timed from the last node's start.
+const joinedAt = performance.now();
 const limit = start + Number(values["converge-timeout"]) * 1000;
 let minSeen = 0;
 for (;;) {
@@ -118,7 +126,12 @@ for (;;) {
   if (minSeen >= n || performance.now() > limit) break;
   await new Promise((r) => setTimeout(r, 20));
 }
-emit({ event: "converged", ms: minSeen >= n ? performance.now() - start : null, minSeen });
+emit({
+  event: "converged",
+  ms: minSeen >= n ? performance.now() - joinedAt : null,
+  minSeen,
+  joinMs: joinedAt - start,
+});
 
 let mark = { packets: 0, bytes: 0 };
 for await (const line of createInterface({ input: process.stdin })) {

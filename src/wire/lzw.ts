@@ -11,6 +11,7 @@
  */
 
 import { DecodeError } from "../core/codec.ts";
+import { copyBytes } from "./alloc.ts";
 
 const CLEAR = 256;
 const EOI = 257;
@@ -20,21 +21,34 @@ const MAX_WIDTH = 12;
 const ENCODER_LIMIT = (1 << MAX_WIDTH) - 1; // 4095
 
 // Encoder dictionary: open-addressed hash from (prefix code << 8 | byte) to code. An entry
-// packs key << 12 | code; 0 marks an empty slot (codes are never 0). 4 slots per code keeps
-// probe chains short.
+// packs key << 12 | code and counts only when its stamp is the current one, so clearing the
+// dictionary is one increment instead of a 64 KB fill. 4 slots per code keeps probe chains
+// short.
 const HASH_BITS = 14;
 const HASH_SIZE = 1 << HASH_BITS;
 const HASH_MASK = HASH_SIZE - 1;
 const hashTable = new Uint32Array(HASH_SIZE);
+const hashStamp = new Uint32Array(HASH_SIZE);
+let stamp = 0;
 
-/** Growable byte sink with an LSB-first bit accumulator. */
+/** Forget every dictionary entry. */
+function clearDictionary(): void {
+  stamp = (stamp + 1) >>> 0;
+  if (stamp === 0) {
+    hashStamp.fill(0);
+    stamp = 1;
+  }
+}
+
+/** Growable byte sink with an LSB-first bit accumulator, writing into a reused scratch. */
 class BitSink {
   out: Uint8Array;
   pos = 0;
   acc = 0;
   bits = 0;
   constructor(capacity: number) {
-    this.out = new Uint8Array(capacity);
+    if (scratch.length < capacity) scratch = new Uint8Array(capacity);
+    this.out = scratch;
   }
   /** Append `code` as `width` bits. */
   write(code: number, width: number): void {
@@ -49,7 +63,7 @@ class BitSink {
     this.acc = acc;
     this.bits = bits;
   }
-  /** Flush the final partial byte and return the output. */
+  /** Flush the final partial byte and return a copy of the output. */
   finish(): Uint8Array {
     if (this.bits > 0) {
       if (this.pos + 1 > this.out.length) this.#grow();
@@ -57,14 +71,17 @@ class BitSink {
       this.acc = 0;
       this.bits = 0;
     }
-    return this.out.slice(0, this.pos);
+    return copyBytes(this.out, 0, this.pos);
   }
   #grow(): void {
     const next = new Uint8Array(this.out.length * 2 + 8);
     next.set(this.out.subarray(0, this.pos));
-    this.out = next;
+    this.out = scratch = next;
   }
 }
+
+/** The encoder's output scratch (compression is synchronous, so one is enough). */
+let scratch = new Uint8Array(2048);
 
 /**
  * Compress `input` exactly as Go's `lzw.NewWriter(w, lzw.LSB, 8)` followed by one `Write`
@@ -80,10 +97,11 @@ class BitSink {
 export function lzwCompress(input: Uint8Array): Uint8Array {
   const n = input.length;
   const sink = new BitSink(n + 16);
-  const table = hashTable;
+  const table = hashTable, stamps = hashStamp;
   let width = 9;
   let next = FIRST_CODE; // the code the next new string will get
-  table.fill(0);
+  clearDictionary();
+  let cur = stamp;
   sink.write(CLEAR, width);
   if (n === 0) {
     sink.write(EOI, width);
@@ -95,7 +113,8 @@ export function lzwCompress(input: Uint8Array): Uint8Array {
     const key = (code << 8) | lit;
     let h = ((key >>> 10) ^ (key * 0x9e5)) & HASH_MASK;
     let hit = -1;
-    for (let e = table[h]; e !== 0; e = table[h = (h + 1) & HASH_MASK]) {
+    for (; stamps[h] === cur; h = (h + 1) & HASH_MASK) {
+      const e = table[h];
       if (e >>> 12 === key) {
         hit = e & 0xfff;
         break;
@@ -113,10 +132,12 @@ export function lzwCompress(input: Uint8Array): Uint8Array {
       sink.write(CLEAR, width);
       width = 9;
       next = FIRST_CODE;
-      table.fill(0);
+      clearDictionary();
+      cur = stamp;
       continue;
     }
     table[h] = (key << 12) | next;
+    stamps[h] = cur;
     next++;
   }
   sink.write(code, width);
@@ -129,6 +150,10 @@ export function lzwCompress(input: Uint8Array): Uint8Array {
   sink.write(EOI, width);
   return sink.finish();
 }
+
+// Decoder output scratch, kept while it stays small; the result is a copy.
+const MAX_SCRATCH = 64 * 1024;
+let decodeScratch = new Uint8Array(4096);
 
 // Decoder dictionary scratch (decoding is synchronous, so one set is enough).
 const prefixOf = new Uint16Array(1 << MAX_WIDTH);
@@ -153,7 +178,7 @@ export function lzwDecompress(input: Uint8Array, maxOutput: number): Uint8Array 
   const prefix = prefixOf;
   const suffix = suffixOf;
   const length = lengthOf;
-  let out = new Uint8Array(Math.min(maxOutput, Math.max(64, n * 4)));
+  let out = decodeScratch;
   let o = 0;
   let width = 9;
   let mask = (1 << width) - 1;
@@ -172,6 +197,7 @@ export function lzwDecompress(input: Uint8Array, maxOutput: number): Uint8Array 
       const grown = new Uint8Array(Math.min(maxOutput, Math.max(need, out.length * 2)));
       grown.set(out.subarray(0, o));
       out = grown;
+      if (grown.length <= MAX_SCRATCH) decodeScratch = grown;
     }
   };
 
@@ -200,7 +226,7 @@ export function lzwDecompress(input: Uint8Array, maxOutput: number): Uint8Array 
       last = -1;
       continue;
     } else if (code === EOI) {
-      return out.slice(0, o);
+      return copyBytes(out, 0, o);
     } else if (code <= hi) {
       let c: number;
       let len: number;

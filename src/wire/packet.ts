@@ -114,7 +114,7 @@ export function encodeCompound(parts: readonly Uint8Array[]): Uint8Array {
   if (parts.length === 1 && parts[0].length > MAX_PART_LENGTH) {
     throw new Error(`compound part of ${parts[0].length} bytes exceeds ${MAX_PART_LENGTH}`);
   }
-  const out = new Uint8Array(2 + 2 * parts.length + sum);
+  const out = allocBytes(2 + 2 * parts.length + sum);
   writeCompound(out, 0, parts);
   return out;
 }
@@ -140,7 +140,7 @@ function writeCrcHeader(out: Uint8Array): void {
  */
 export function wrapCrc(message: Uint8Array): Uint8Array {
   if (message.length === 0) throw new Error("cannot CRC-wrap an empty message");
-  const out = new Uint8Array(CRC_OVERHEAD + message.length);
+  const out = allocBytes(CRC_OVERHEAD + message.length);
   out.set(message, CRC_OVERHEAD);
   writeCrcHeader(out);
   return out;

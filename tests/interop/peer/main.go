@@ -202,6 +202,9 @@ func main() {
 	meta := flag.String("meta", "", "node metadata")
 	logPath := flag.String("log", "", "write memberlist's log here instead of stderr")
 	nodes := flag.Int("nodes", 1, "run this many nodes in one process (benchmark mode, see runBench)")
+	joinGap := flag.Duration("join-gap", 0, "benchmark mode: pause between starting two nodes")
+	convergeTimeout := flag.Duration("converge-timeout", 90*time.Second,
+		"benchmark mode: how long to wait for every node to see all")
 	flag.Parse()
 
 	var conf *memberlist.Config
@@ -271,7 +274,7 @@ func main() {
 		if *logPath == "" {
 			conf.LogOutput = io.Discard
 		}
-		runBench(conf, *nodes)
+		runBench(conf, *nodes, *joinGap, *convergeTimeout)
 		return
 	}
 
@@ -415,7 +418,7 @@ func stateOf(m *memberlist.Memberlist, name string) int {
 //	{"event":"detected","victim":V,"firstSuspectMs":S,"firstDeadMs":D,"allDeadMs":A}
 //
 // Commands (stdin): stats-begin | stats-end | kill INDEX | quit.
-func runBench(base *memberlist.Config, n int) {
+func runBench(base *memberlist.Config, n int, joinGap, convergeTimeout time.Duration) {
 	o := &out{enc: json.NewEncoder(os.Stdout)}
 	var packets, bytes, falseDead int64
 	killed := &sync.Map{}
@@ -424,8 +427,15 @@ func runBench(base *memberlist.Config, n int) {
 	names := make([]string, n)
 	start := time.Now()
 	ms := func(since time.Time) float64 { return float64(time.Since(since).Microseconds()) / 1000 }
+	deadline := start.Add(convergeTimeout)
+	joined := 0
 	for i := 0; i < n; i++ {
 		names[i] = fmt.Sprintf("bench-%d", i)
+		if time.Now().After(deadline) {
+			// Joining alone took too long (an overloaded process): start no more nodes.
+			killed.Store(names[i], true)
+			continue
+		}
 		var m *memberlist.Memberlist
 		var err error
 		for attempt := 0; attempt < 10; attempt++ {
@@ -460,18 +470,22 @@ func runBench(base *memberlist.Config, n int) {
 				os.Exit(1)
 			}
 		}
+		joined++
+		time.Sleep(joinGap)
 	}
+	// Convergence is timed from the last node's start.
+	joinedAt := time.Now()
 	alive := func() []int {
 		var idx []int
 		for i := range lists {
-			if _, dead := killed.Load(names[i]); !dead {
+			if _, dead := killed.Load(names[i]); !dead && lists[i] != nil {
 				idx = append(idx, i)
 			}
 		}
 		return idx
 	}
 	converged, minSeen := false, 0
-	for !converged && time.Since(start) < 90*time.Second {
+	for !converged && joined == n && time.Now().Before(deadline) {
 		minSeen = n
 		for _, i := range alive() {
 			if k := lists[i].NumMembers(); k < minSeen {
@@ -485,7 +499,8 @@ func runBench(base *memberlist.Config, n int) {
 		time.Sleep(20 * time.Millisecond)
 	}
 	if converged {
-		o.emit(map[string]interface{}{"event": "converged", "ms": ms(start), "minSeen": minSeen})
+		o.emit(map[string]interface{}{"event": "converged", "ms": ms(joinedAt), "minSeen": minSeen,
+			"joinMs": float64(joinedAt.Sub(start).Microseconds()) / 1000})
 	} else {
 		// Why not: how many members each node holds in each state (alive/suspect/dead/left, and
 		// never heard of), summed over all nodes.
@@ -499,7 +514,7 @@ func runBench(base *memberlist.Config, n int) {
 			counts["unknown"] += n - known
 		}
 		o.emit(map[string]interface{}{"event": "converged", "ms": nil, "minSeen": minSeen,
-			"views": counts})
+			"views": counts, "joined": joined})
 	}
 
 	in := bufio.NewScanner(os.Stdin)
