@@ -52,6 +52,8 @@ export interface Run {
   firstSuspectMs: number | null;
   firstDeadMs: number | null;
   allDeadMs: number | null;
+  /** "fast": the shared TIMING; "lan": memberlist's LAN preset (the large runs). */
+  timing: "fast" | "lan";
   /** 1-minute load average before and after the run (other work on the machine). */
   loadBefore: number;
   loadAfter: number | null;

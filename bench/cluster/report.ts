@@ -24,22 +24,24 @@ const secs = (v: number | null) => v === null ? "did not converge" : (v / 1000).
 const num = (v: number | null, digits = 1) => v === null ? "—" : v.toFixed(digits);
 const mib = (v: number | null) => v === null ? "—" : (v / 2 ** 20).toFixed(2);
 const ratio = (a: number | null | undefined, b: number | null | undefined) =>
-  a == null || b == null || !Number.isFinite(a) || !Number.isFinite(b) || b === 0
-    ? null
-    : a / b;
+  a == null || b == null || !Number.isFinite(a) || !Number.isFinite(b) || b === 0 ? null : a / b;
 const times = (r: number | null) => r === null ? "n/a" : `${r.toFixed(2)}×`;
 
 function find(results: ClusterResults, impl: Impl, n: number): Run | undefined {
-  return results.runs.find((r) => r.impl === impl && r.n === n && !r.error);
+  return results.runs.find((r) => r.impl === impl && r.n === n && !r.error && r.timing !== "lan");
 }
 
 /** The Markdown tables and target checks. */
 export function markdown(results: ClusterResults): string {
-  const sizes = [...new Set(results.runs.map((r) => r.n))].sort((a, b) => a - b);
+  const fast = results.runs.filter((r) => r.timing !== "lan");
+  const large = results.runs.filter((r) => r.timing === "lan");
+  const sizes = [...new Set(fast.map((r) => r.n))].sort((a, b) => a - b);
   const out: string[] = [];
   const m = results.machine;
   out.push(
-    `Measured ${m.date.slice(0, 16).replace("T", " ")} UTC on ${m.nproc} × ${m.cpu}, memory ${m.memory}; ${
+    `Measured ${
+      m.date.slice(0, 16).replace("T", " ")
+    } UTC on ${m.nproc} × ${m.cpu}, memory ${m.memory}; ${
       [m.deno, m.bun && `bun ${m.bun}`, m.node && `node ${m.node}`, m.go].filter(Boolean).join(", ")
     }. Command: \`${results.command}\` (${(results.wallSeconds / 60).toFixed(1)} min).`,
     "",
@@ -53,7 +55,7 @@ export function markdown(results: ClusterResults): string {
   );
   for (const n of sizes) {
     for (const impl of IMPLS) {
-      const r = results.runs.find((x) => x.impl === impl && x.n === n);
+      const r = fast.find((x) => x.impl === impl && x.n === n);
       if (!r) continue;
       if (r.error) {
         out.push(`| ${n} | ${LABELS[impl].label} | error: ${r.error.split("\n")[0]} ||||||||| |`);
@@ -62,15 +64,15 @@ export function markdown(results: ClusterResults): string {
       const conv = r.convergedMs === null
         ? `did not converge (min view ${r.minSeen}/${n})`
         : secs(r.convergedMs);
-      const all = r.detections.length && r.allDeadMs === null
-        ? "never (30 s)"
-        : ms(r.allDeadMs);
+      const all = r.detections.length && r.allDeadMs === null ? "never (30 s)" : ms(r.allDeadMs);
       out.push(
-        `| ${n} | ${LABELS[impl].label} | ${conv} | ${ms(r.firstSuspectMs)} | ${ms(r.firstDeadMs)} | ${all} | ${
-          num(r.cpuPerNodePerSec === null ? null : r.cpuPerNodePerSec * 1000, 2)
-        } | ${mib(r.rssPerNodeBytes)} | ${num(r.packetsPerNodePerSec)} | ${
-          num(r.bytesPerNodePerSec, 0)
-        } | ${r.falseDead ?? "—"} |`,
+        `| ${n} | ${LABELS[impl].label} | ${conv} | ${ms(r.firstSuspectMs)} | ${
+          ms(r.firstDeadMs)
+        } | ${all} | ${num(r.cpuPerNodePerSec === null ? null : r.cpuPerNodePerSec * 1000, 2)} | ${
+          mib(r.rssPerNodeBytes)
+        } | ${num(r.packetsPerNodePerSec)} | ${num(r.bytesPerNodePerSec, 0)} | ${
+          r.falseDead ?? "—"
+        } |`,
       );
     }
   }
@@ -83,6 +85,29 @@ export function markdown(results: ClusterResults): string {
     } s steady state; packets and bytes are UDP datagrams sent.`,
     "",
   );
+
+  if (large.length) {
+    out.push(
+      "Large runs (shoal only; memberlist's LAN timing: probe 1 s, timeout 500 ms, gossip 200 ms; nodes started 20 ms apart):",
+      "",
+      "| n | implementation | all started after, s | then converged, s | CPU, ms per node per s | RSS per node, MiB | peak RSS, MiB | packets per node per s | false dead |",
+      "|---:|---|---:|---:|---:|---:|---:|---:|---:|",
+    );
+    for (const r of large) {
+      out.push(
+        `| ${r.n} | ${LABELS[r.impl].label} | ${
+          r.error
+            ? `error: ${r.error.split("\n")[0]}`
+            : num(r.joinMs === null ? null : r.joinMs / 1000)
+        } | ${
+          r.convergedMs === null ? `no (min view ${r.minSeen}/${r.n})` : secs(r.convergedMs)
+        } | ${num(r.cpuPerNodePerSec === null ? null : r.cpuPerNodePerSec * 1000, 2)} | ${
+          mib(r.rssPerNodeBytes)
+        } | ${mib(r.peakRssBytes)} | ${num(r.packetsPerNodePerSec)} | ${r.falseDead ?? "—"} |`,
+      );
+    }
+    out.push("");
+  }
 
   // Targets.
   const t: string[] = [];
@@ -103,26 +128,31 @@ export function markdown(results: ClusterResults): string {
         } |`,
       );
     }
-    const b = find(results, s, 200), g2 = find(results, "memberlist", 200),
+    const b = find(results, s, 200),
+      g2 = find(results, "memberlist", 200),
       j = find(results, "swim-js", 200);
     if (b && g2) {
       t.push(
         `| CPU per node ≤ 1.0× memberlist at n = 200 | ${LABELS[s].label} | ${
           times(ratio(b.cpuPerNodePerSec, g2.cpuPerNodePerSec))
-        } | ${verdict(ratio(b.cpuPerNodePerSec, g2.cpuPerNodePerSec), 1.0)} |`,
+        }${unstable(b, g2)} | ${verdict(ratio(b.cpuPerNodePerSec, g2.cpuPerNodePerSec), 1.0)} |`,
       );
     }
     if (b && j) {
       t.push(
         `| CPU per node ≤ 0.2× swim-js at n = 200 | ${LABELS[s].label} | ${
           times(ratio(b.cpuPerNodePerSec, j.cpuPerNodePerSec))
-        }${j.convergedMs === null ? " (swim-js did not converge)" : ""} | ${
-          verdict(ratio(b.cpuPerNodePerSec, j.cpuPerNodePerSec), 0.2)
-        } |`,
+        }${unstable(b, j)} | ${verdict(ratio(b.cpuPerNodePerSec, j.cpuPerNodePerSec), 0.2)} |`,
       );
     }
     const k = results.runs.find((r) => r.impl === s && r.n === 1000 && !r.error);
-    if (k) {
+    if (k && k.convergedMs === null) {
+      t.push(
+        `| RSS per node ≤ 0.5 MB at n = 1,000 in one process | ${LABELS[s].label} | ${
+          ((k.rssPerNodeBytes ?? NaN) / 1e6).toFixed(2)
+        } MB, but the cluster did not converge | not measured |`,
+      );
+    } else if (k) {
       t.push(
         `| RSS per node ≤ 0.5 MB at n = 1,000 in one process | ${LABELS[s].label} | ${
           ((k.rssPerNodeBytes ?? NaN) / 1e6).toFixed(2)
@@ -165,6 +195,12 @@ export function markdown(results: ClusterResults): string {
   return out.join("\n");
 }
 
+/** A note when either side of a ratio did not converge (a melting cluster burns CPU). */
+function unstable(a: Run, b: Run): string {
+  const bad = [a, b].filter((r) => r.convergedMs === null).map((r) => LABELS[r.impl].label);
+  return bad.length ? ` (did not converge: ${bad.join(", ")})` : "";
+}
+
 function verdict(r: number | null, limit: number): string {
   if (r === null || !Number.isFinite(r)) return "not measured";
   return r <= limit ? "**met**" : "**missed**";
@@ -177,10 +213,13 @@ export function plots(results: ClusterResults): Record<string, string> {
     impls.map((impl) => ({
       name: LABELS[impl].label,
       color: LABELS[impl].color,
-      points: results.runs.filter((r) => r.impl === impl && !r.error).sort((a, b) => a.n - b.n)
-        .map((r) => ({ x: r.n, y: f(r) })),
+      points: results.runs.filter((r) => r.impl === impl && !r.error && r.timing !== "lan")
+        .sort((a, b) => a.n - b.n)
+        .map((r) => ({ x: r.n, y: f(r), hollow: r.convergedMs === null })),
     }));
-  const note = `${results.machine.nproc} CPUs, ${results.machine.date.slice(0, 10)}; n nodes in one process`;
+  const note = `${results.machine.nproc} CPUs, ${
+    results.machine.date.slice(0, 10)
+  }; n nodes in one process; hollow: did not converge`;
   return {
     "perf-detection.svg": lineChart({
       title: "Kill → all survivors hold the node dead (median)",

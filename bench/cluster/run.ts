@@ -2,7 +2,7 @@
  * The cluster benchmark: shoal on Deno, shoal on Bun, HashiCorp memberlist (Go) and swim-js
  * (Node) side by side on loopback, n nodes of one implementation in one process.
  *
- *   deno task bench:cluster [--sizes 10,20,50,200] [--impls shoal-deno,shoal-bun,memberlist,swim-js]
+ *   deno task bench:cluster [--sizes 10,20,50,100,200] [--impls shoal-deno,shoal-bun,memberlist,swim-js]
  *                           [--steady 30] [--kills 3] [--big 1000] [--quick] [--no-docs]
  *
  * It installs what it needs: the Go peer (tests/interop/build_peer.sh, Go and memberlist from
@@ -17,7 +17,8 @@
  *     datagrams and bytes sent, dead declarations of live members (false deads);
  *  3. `--kills` times: kill a node (no goodbye), time the first suspicion, the first dead
  *     declaration and the moment all survivors hold it dead.
- *  `--big N` adds runs of shoal alone at n = N (RSS per node at scale; shorter steady state).
+ *  `--big N` adds runs of shoal alone at n = N for RSS per node at scale: memberlist's LAN
+ *  timing (probe 1 s), nodes started 20 ms apart, a 10 s steady state, no kills.
  *
  * Results: bench/results/cluster.json, the tables printed and written into
  * docs/performance.md (between the cluster-results markers), and SVG plots in docs/
@@ -40,7 +41,7 @@ import { minSuspicionMs, TIMING } from "./timing.ts";
 
 const { values } = parseArgs({
   options: {
-    sizes: { type: "string", default: "10,20,50,200" },
+    sizes: { type: "string", default: "10,20,50,100,200" },
     impls: { type: "string", default: IMPLS.join(",") },
     steady: { type: "string", default: "30" },
     kills: { type: "string", default: "3" },
@@ -97,20 +98,32 @@ function installSwimJs(): void {
     // reject: build them as C++17. npm ≥ 11 runs dependency install scripts only when allowed.
     writeFileSync(
       `${SWIM_DIR}/package.json`,
-      JSON.stringify({
-        name: "shoal-bench-swim-js",
-        private: true,
-        dependencies: { swim: "0.6.0" },
-        allowScripts: { msgpack: true, farmhash: true },
-      }, null, 2) + "\n",
+      JSON.stringify(
+        {
+          name: "shoal-bench-swim-js",
+          private: true,
+          dependencies: { swim: "0.6.0" },
+          allowScripts: { msgpack: true, farmhash: true },
+        },
+        null,
+        2,
+      ) + "\n",
     );
     const env = { ...process.env, CXXFLAGS: "-std=gnu++17" };
     log("installing swim-js 0.6.0 into .cache/swim-js (npm, CXXFLAGS=-std=gnu++17)...");
-    execFileSync("npm", ["install", "--no-audit", "--no-fund"], { cwd: SWIM_DIR, env, stdio: "inherit" });
+    execFileSync("npm", ["install", "--no-audit", "--no-fund"], {
+      cwd: SWIM_DIR,
+      env,
+      stdio: "inherit",
+    });
     try {
       check();
     } catch {
-      execFileSync("npm", ["rebuild", "msgpack", "farmhash"], { cwd: SWIM_DIR, env, stdio: "inherit" });
+      execFileSync("npm", ["rebuild", "msgpack", "farmhash"], {
+        cwd: SWIM_DIR,
+        env,
+        stdio: "inherit",
+      });
       check();
     }
   } catch (err) {
@@ -120,7 +133,12 @@ function installSwimJs(): void {
 
 // MARK: processes
 
-function command(impl: Impl, n: number): [string, string[]] {
+function command(impl: Impl, n: number, big: boolean): [string, string[]] {
+  // The large runs (shoal only): memberlist's LAN timing, nodes started 20 ms apart.
+  const extra = big ? ["--lan", "--join-gap", "20", "--converge-timeout", "150"] : [
+    "--converge-timeout",
+    `${convergeS}`,
+  ];
   switch (impl) {
     case "shoal-deno":
       return [`${BIN}deno`, [
@@ -129,17 +147,10 @@ function command(impl: Impl, n: number): [string, string[]] {
         "bench/cluster/shoal_driver.ts",
         "--nodes",
         `${n}`,
-        "--converge-timeout",
-        `${convergeS}`,
+        ...extra,
       ]];
     case "shoal-bun":
-      return [`${BIN}bun`, [
-        "bench/cluster/shoal_driver.ts",
-        "--nodes",
-        `${n}`,
-        "--converge-timeout",
-        `${convergeS}`,
-      ]];
+      return [`${BIN}bun`, ["bench/cluster/shoal_driver.ts", "--nodes", `${n}`, ...extra]];
     case "memberlist":
       return [GO_PEER, [
         "-nodes",
@@ -227,7 +238,11 @@ class Driver {
   }
 
   /** The next event of `type` after index `from`, or undefined after `timeoutMs`. */
-  async next(type: string, from: number, timeoutMs: number): Promise<Record<string, unknown> | undefined> {
+  async next(
+    type: string,
+    from: number,
+    timeoutMs: number,
+  ): Promise<Record<string, unknown> | undefined> {
     const until = performance.now() + timeoutMs;
     for (;;) {
       const i = this.events.findIndex((e, k) => k >= from && e.event === type);
@@ -261,7 +276,8 @@ function usage(pid: number): { cpu: number; rss: number; hwm: number } {
   const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
   const cpu = (Number(fields[11]) + Number(fields[12])) / TICKS; // utime, stime
   const status = readFileSync(`/proc/${pid}/status`, "utf8");
-  const kb = (key: string) => Number(status.match(new RegExp(`${key}:\\s+(\\d+)`))?.[1] ?? 0) * 1024;
+  const kb = (key: string) =>
+    Number(status.match(new RegExp(`${key}:\\s+(\\d+)`))?.[1] ?? 0) * 1024;
   return { cpu, rss: kb("VmRSS"), hwm: kb("VmHWM") };
 }
 
@@ -270,8 +286,14 @@ const median = (xs: number[]) => {
   return s.length ? s[Math.floor((s.length - 1) / 2)] : null;
 };
 
-async function runOne(impl: Impl, n: number, steady: number, killCount: number): Promise<Run> {
-  const [cmd, args] = command(impl, n);
+async function runOne(
+  impl: Impl,
+  n: number,
+  steady: number,
+  killCount: number,
+  big = false,
+): Promise<Run> {
+  const [cmd, args] = command(impl, n, big);
   const load = os.loadavg()[0];
   log(`${impl} n=${n}: starting (load ${load.toFixed(2)})`);
   const d = new Driver(cmd, args);
@@ -295,12 +317,13 @@ async function runOne(impl: Impl, n: number, steady: number, killCount: number):
     firstSuspectMs: null,
     firstDeadMs: null,
     allDeadMs: null,
+    timing: big ? "lan" : "fast",
     loadBefore: load,
     loadAfter: null,
     error: null,
   };
   try {
-    const converged = await d.next("converged", 0, (convergeS + 60) * 1000);
+    const converged = await d.next("converged", 0, ((big ? 150 : convergeS) + 60) * 1000);
     if (!converged) throw new Error(`no convergence report\n${d.stderr.slice(-15).join("\n")}`);
     run.convergedMs = converged.ms as number | null;
     run.minSeen = converged.minSeen as number;
@@ -390,7 +413,7 @@ for (const n of sizes) {
 }
 for (const n of big) {
   for (const impl of impls.filter((i) => i.startsWith("shoal-"))) {
-    runs.push(await runOne(impl, n, Math.min(steadyS, 10), 1));
+    runs.push(await runOne(impl, n, Math.min(steadyS, 10), 0, true));
   }
 }
 

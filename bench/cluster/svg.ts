@@ -11,8 +11,12 @@ export interface Series {
   readonly name: string;
   /** CSS colour. */
   readonly color: string;
-  /** Points; a null y is a gap (not measured, or did not happen). */
-  readonly points: readonly { readonly x: number; readonly y: number | null }[];
+  /** Points; a null y is a gap (not measured, or did not happen). Hollow points are flagged. */
+  readonly points: readonly {
+    readonly x: number;
+    readonly y: number | null;
+    readonly hollow?: boolean;
+  }[];
 }
 
 /** What to draw. */
@@ -140,7 +144,11 @@ export function lineChart(chart: Chart): string {
       }
       const px = x(p.x).toFixed(1), py = y(p.y).toFixed(1);
       run.push(`${px},${py}`);
-      parts.push(`<circle cx="${px}" cy="${py}" r="4" fill="${s.color}"/>`);
+      parts.push(
+        p.hollow
+          ? `<circle cx="${px}" cy="${py}" r="5" fill="white" stroke="${s.color}" stroke-width="2.5"/>`
+          : `<circle cx="${px}" cy="${py}" r="4" fill="${s.color}"/>`,
+      );
     }
     flush();
     const ly = T + 8 + i * 20;

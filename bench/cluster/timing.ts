@@ -20,5 +20,7 @@ export const TIMING = {
  */
 export function minSuspicionMs(n: number): number {
   const scale = Math.max(1, Math.log10(Math.max(1, n)));
-  return Math.floor(TIMING.suspicionMult * Math.trunc(scale * 1000) * TIMING.probeIntervalMs / 1000);
+  return Math.floor(
+    TIMING.suspicionMult * Math.trunc(scale * 1000) * TIMING.probeIntervalMs / 1000,
+  );
 }

@@ -47,6 +47,7 @@ export class MemberTable {
 
   /** Add a new record at a random position of the probe ring. */
   add(record: MemberRecord): void {
+    record.host = sharedHost(record.host);
     this.#members.set(record.name, record);
     if (record.name === this.#self) return;
     const at = randomInt(this.#rng, this.#ring.length + 1);
@@ -61,6 +62,7 @@ export class MemberTable {
   addAll(records: readonly MemberRecord[]): void {
     for (const record of records) {
       if (this.#members.has(record.name)) continue;
+      record.host = sharedHost(record.host);
       this.#members.set(record.name, record);
       if (record.name !== this.#self) this.#ring.push(record);
     }
@@ -143,4 +145,19 @@ export class MemberTable {
     this.#ring = shuffle(this.#rng, keep);
     this.#cursor = 0;
   }
+}
+
+/**
+ * One string per distinct host text, shared by every table in the process: each table holds
+ * every member's host, so n tables in one process (a simulation, a benchmark) would otherwise
+ * hold n² copies. Bounded; forgetting only costs the sharing.
+ */
+const hosts = new Map<string, string>();
+
+function sharedHost(host: string): string {
+  const known = hosts.get(host);
+  if (known !== undefined) return known;
+  if (hosts.size >= 65_536) hosts.clear();
+  hosts.set(host, host);
+  return host;
 }

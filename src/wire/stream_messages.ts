@@ -24,6 +24,9 @@ import { type Ack, MessageType, type Ping, type UserMessage } from "../core/mess
 import { VSN_LENGTH } from "./messages.ts";
 import { rawKey, type Reader, U16_MAX, U32_MAX, type Writer } from "./msgpack.ts";
 import { MAX_STREAM_MESSAGE } from "./stream_reader.ts";
+import { internBytes } from "./alloc.ts";
+
+const EMPTY = new Uint8Array(0);
 
 /** Most node states one push/pull may announce (memberlist ≥ 0.6.0). */
 export const MAX_PUSH_NODES = 1_048_576;
@@ -203,7 +206,7 @@ export function readPushPullHeader(r: Reader): PushPullHeader {
 }
 
 /**
- * Read one `pushNodeState` map (bytes copied out). `Addr` must be 4 or 16 bytes, `Vsn` 6
+ * Read one `pushNodeState` map (bytes copied out; small ones interned and read-only). `Addr` must be 4 or 16 bytes, `Vsn` 6
  * bytes or absent, `State` 0..3; anything else is `bad-field`.
  */
 export function readPushNodeState(r: Reader): PushNodeState {
@@ -217,13 +220,13 @@ export function readPushNodeState(r: Reader): PushNodeState {
   for (let n = r.mapHeader(); n > 0; n--) {
     switch (r.key()) {
       case "Addr":
-        addr = r.bytes();
+        addr = r.bytesView();
         break;
       case "Incarnation":
         incarnation = r.uint(U32_MAX);
         break;
       case "Meta":
-        meta = r.bytes();
+        meta = r.bytesView();
         break;
       case "Name":
         name = r.str();
@@ -235,7 +238,7 @@ export function readPushNodeState(r: Reader): PushNodeState {
         state = r.uint(PushState.left);
         break;
       case "Vsn":
-        vsn = r.bytes();
+        vsn = r.bytesView();
         break;
       default:
         r.skip();
@@ -244,11 +247,20 @@ export function readPushNodeState(r: Reader): PushNodeState {
   if (addr === null || (addr.length !== 4 && addr.length !== 16)) {
     throw new DecodeError("bad-field", `Addr must be 4 or 16 IP bytes, got ${addr?.length ?? 0}`);
   }
-  vsn ??= new Uint8Array(0);
+  vsn ??= EMPTY;
   if (vsn.length !== VSN_LENGTH && vsn.length !== 0) {
     throw new DecodeError("bad-field", `Vsn must be ${VSN_LENGTH} bytes, got ${vsn.length}`);
   }
-  return { name, addr, port, meta, incarnation, state: state as PushStateCode, vsn };
+  // Copied out of the input; small values are interned (shared, read-only).
+  return {
+    name,
+    addr: internBytes(addr),
+    port,
+    meta: meta === null ? null : internBytes(meta),
+    incarnation,
+    state: state as PushStateCode,
+    vsn: internBytes(vsn),
+  };
 }
 
 /** Read a `userMsgHeader` map and return `UserMsgLen` (≤ 20 MiB). */
