@@ -146,7 +146,11 @@ for await (const line of lines) {
   } else if (cmd === "kill") {
     const victim = nodes[Number(arg)];
     killed.add(victim.name);
-    const survivors = nodes.filter((x) => !killed.has(x.name)).length;
+    // Survivors that hold the victim as a live member (all of them, once converged).
+    const survivors = nodes.filter((x) => {
+      const m = x.member(victim.name);
+      return !killed.has(x.name) && m !== undefined && m.state !== "dead" && m.state !== "left";
+    }).length;
     const finished = new Promise<void>((resolve) => {
       watch = {
         victim: victim.name,

@@ -152,7 +152,10 @@ for await (const line of createInterface({ input: process.stdin })) {
     const i = Number(arg);
     const victim = host(i);
     killed.add(victim);
-    const survivors = nodes.filter((_, j) => !killed.has(host(j))).length;
+    // Survivors that hold the victim as a live member (all of them, once converged).
+    const survivors = nodes.filter((s, j) =>
+      !killed.has(host(j)) && s.membership.hostToMember[victim] !== undefined
+    ).length;
     const finished = new Promise((resolve) => {
       watch = { victim, t0: performance.now(), survivors, dead: new Set(), done: resolve };
     });

@@ -540,7 +540,13 @@ func runBench(base *memberlist.Config, n int, joinGap, convergeTimeout time.Dura
 			_ = lists[victim].Shutdown()
 			t0 := time.Now()
 			var firstSuspect, firstDead, allDead interface{}
-			survivors := alive()
+			// Survivors that hold the victim as a live member (all of them, once converged).
+			var survivors []int
+			for _, i := range alive() {
+				if st := stateOf(lists[i], name); st == 0 || st == 1 {
+					survivors = append(survivors, i)
+				}
+			}
 			for time.Since(t0) < 30*time.Second {
 				all := true
 				for _, i := range survivors {
