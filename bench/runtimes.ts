@@ -58,7 +58,9 @@ for (const d of runs.deno.cases) {
   );
 }
 const md = [
-  `Measured ${new Date().toISOString().slice(0, 16).replace("T", " ")} UTC, \`deno task bench:runtimes\` (mitata, the same cases under both runtimes, one after the other); mean time per iteration.`,
+  `Measured ${
+    new Date().toISOString().slice(0, 16).replace("T", " ")
+  } UTC, \`deno task bench:runtimes\` (mitata, the same cases under both runtimes, one after the other); mean time per iteration.`,
   "",
   ...lines,
 ].join("\n");
@@ -68,7 +70,9 @@ try {
   const text = readFileSync(doc, "utf8");
   const BEGIN = "<!-- micro-results:begin -->", END = "<!-- micro-results:end -->";
   const a = text.indexOf(BEGIN), b = text.indexOf(END);
-  if (a >= 0 && b > a) writeFileSync(doc, `${text.slice(0, a + BEGIN.length)}\n${md}\n${text.slice(b)}`);
+  if (a >= 0 && b > a) {
+    writeFileSync(doc, `${text.slice(0, a + BEGIN.length)}\n${md}\n${text.slice(b)}`);
+  }
 } catch { /* no docs to update */ }
 writeFileSync(
   `${results}micro.json`,

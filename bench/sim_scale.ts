@@ -102,7 +102,12 @@ function measureMemory(n: number) {
 }
 
 function steady(n: number, config: SwimConfig, seed: number) {
-  const sim = new Simulator({ seed, config, codec: memberlistCodec, faults: { minDelay: 1, maxDelay: 5 } });
+  const sim = new Simulator({
+    seed,
+    config,
+    codec: memberlistCodec,
+    faults: { minDelay: 1, maxDelay: 5 },
+  });
   sim.addConverged(n);
   const d0 = sim.network.counts.delivered;
   const t0 = performance.now();
@@ -127,7 +132,9 @@ for (const n of sizes) {
       (need / 2 ** 30).toFixed(1)
     } GiB of heap (${n}² table entries), over the ${
       (heapLimit() / 2 ** 30).toFixed(1)
-    } GiB this runtime can use${runtime === "deno" ? " (V8 pointer compression caps the heap at 4 GiB)" : ""}`;
+    } GiB this runtime can use${
+      runtime === "deno" ? " (V8 pointer compression caps the heap at 4 GiB)" : ""
+    }`;
     console.error(`n=${n}: skipped: ${r.skipped}`);
     continue;
   }
@@ -174,7 +181,12 @@ for (const n of sizes) {
       sim.running().every((x) => x.swim.member(victim)?.state === "dead");
   }, 120);
   r.death = { ...t, allDeadPeriods: allDead };
-  const b = suspicionBounds(n + 1, lanConfig.suspicionMult, lanConfig.suspicionMaxTimeoutMult, PERIOD);
+  const b = suspicionBounds(
+    n + 1,
+    lanConfig.suspicionMult,
+    lanConfig.suspicionMaxTimeoutMult,
+    PERIOD,
+  );
   const k = lanConfig.gossipNodes, roundsPerPeriod = PERIOD / lanConfig.gossipInterval;
   r.theory = {
     firstDetectionPeriods: Math.E / (Math.E - 1),
@@ -184,9 +196,11 @@ for (const n of sizes) {
     gossipRoundsToAll: (Math.log(n) / Math.log(k + 1) + Math.log(n) / k) / roundsPerPeriod,
   };
   console.error(
-    `n=${n}: join known by all after ${r.joinKnownByAllPeriods?.toFixed(1)} periods; death: first suspect ${
-      t.firstSuspectPeriods?.toFixed(1)
-    }, first dead ${t.firstDeadPeriods?.toFixed(1)}, all dead ${allDead?.toFixed(1)} periods`,
+    `n=${n}: join known by all after ${
+      r.joinKnownByAllPeriods?.toFixed(1)
+    } periods; death: first suspect ${t.firstSuspectPeriods?.toFixed(1)}, first dead ${
+      t.firstDeadPeriods?.toFixed(1)
+    }, all dead ${allDead?.toFixed(1)} periods`,
   );
   collect();
 
@@ -220,16 +234,22 @@ for (const r of results) {
   lines.push(
     `| ${r.n.toLocaleString("en-US")} | ${f1(r.warmStartSeconds)} | ${
       ((r.heapPerNodeBytes ?? 0) / 1024).toFixed(0)
-    } KiB | ${(r.bytesPerEntry ?? 0).toFixed(0)} B | ${r.swimOnly!.wallPerPeriodMs.toFixed(0)} ms (${
-      f1(r.swimOnly!.datagramsPerNodePerPeriod)
-    } datagrams per member) | ${r.defaults!.wallPerPeriodMs.toFixed(0)} ms (${
-      f1(r.defaults!.datagramsPerNodePerPeriod)
-    }) | ${f1(r.joinKnownByAllPeriods)} | ${f1(r.death!.firstSuspectPeriods)} | ${
-      f1(r.death!.firstDeadPeriods)
-    } | ${f1(r.death!.allDeadPeriods)} |`,
+    } KiB | ${(r.bytesPerEntry ?? 0).toFixed(0)} B | ${
+      r.swimOnly!.wallPerPeriodMs.toFixed(0)
+    } ms (${f1(r.swimOnly!.datagramsPerNodePerPeriod)} datagrams per member) | ${
+      r.defaults!.wallPerPeriodMs.toFixed(0)
+    } ms (${f1(r.defaults!.datagramsPerNodePerPeriod)}) | ${f1(r.joinKnownByAllPeriods)} | ${
+      f1(r.death!.firstSuspectPeriods)
+    } | ${f1(r.death!.firstDeadPeriods)} | ${f1(r.death!.allDeadPeriods)} |`,
   );
 }
-lines.push("", "Theory, per n (periods):", "", "| n | first detection e/(e−1) | suspicion min … max | push gossip to all, log₄ n + ln n / 3 rounds |", "|---:|---:|---:|---:|");
+lines.push(
+  "",
+  "Theory, per n (periods):",
+  "",
+  "| n | first detection e/(e−1) | suspicion min … max | push gossip to all, log₄ n + ln n / 3 rounds |",
+  "|---:|---:|---:|---:|",
+);
 for (const r of results.filter((x) => x.theory)) {
   lines.push(
     `| ${r.n.toLocaleString("en-US")} | ${r.theory!.firstDetectionPeriods.toFixed(2)} | ${
@@ -258,11 +278,14 @@ writeFileSync(
 );
 if (!values["no-docs"]) {
   const doc = `${root}docs/performance.md`;
-  const BEGIN = `<!-- sim-results-${runtime}:begin -->`, END = `<!-- sim-results-${runtime}:end -->`;
+  const BEGIN = `<!-- sim-results-${runtime}:begin -->`,
+    END = `<!-- sim-results-${runtime}:end -->`;
   try {
     const text = readFileSync(doc, "utf8");
     const a = text.indexOf(BEGIN), b = text.indexOf(END);
-    if (a >= 0 && b > a) writeFileSync(doc, `${text.slice(0, a + BEGIN.length)}\n${md}\n${text.slice(b)}`);
+    if (a >= 0 && b > a) {
+      writeFileSync(doc, `${text.slice(0, a + BEGIN.length)}\n${md}\n${text.slice(b)}`);
+    }
   } catch { /* no docs to update */ }
 }
 process.exit(0);

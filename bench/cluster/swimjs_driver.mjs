@@ -160,7 +160,12 @@ for await (const line of createInterface({ input: process.stdin })) {
       watch = { victim, t0: performance.now(), survivors, dead: new Set(), done: resolve };
     });
     nodes[i].leave(); // swim-js's leave sends nothing: a crash, as far as the others know
-    await Promise.race([finished, new Promise((r) => setTimeout(r, 30_000))]);
+    await Promise.race([
+      finished,
+      new Promise((r) =>
+        setTimeout(r, 30_000)
+      ),
+    ]);
     const w = watch;
     watch = undefined;
     emit({

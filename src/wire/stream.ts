@@ -285,7 +285,6 @@ const TYPE_NAMES: Record<number, StreamMessage["type"]> = {
   [MessageType.err]: "err",
 };
 
-
 async function readBody(type: number, body: StreamReader): Promise<StreamMessage> {
   switch (type) {
     case MessageType.pushPull: {
