@@ -120,39 +120,17 @@ function steady(n: number, config: SwimConfig, seed: number) {
   };
 }
 
-const results: Result[] = [];
-let perNodePeriodMs = 0; // of the largest size run, plain SWIM
-for (const n of sizes) {
-  const r: Result = { n };
-  results.push(r);
-  // Measured: about 105 bytes per table entry in Deno, 165 in Bun (see docs/performance.md).
-  const need = n * n * (runtime === "bun" ? 165 : 105) * 1.3;
-  if (need > heapLimit()) {
-    r.skipped = `${n.toLocaleString("en-US")} members need about ${
-      (need / 2 ** 30).toFixed(1)
-    } GiB of heap (${n}² table entries), over the ${
-      (heapLimit() / 2 ** 30).toFixed(1)
-    } GiB this runtime can use${
-      runtime === "deno" ? " (V8 pointer compression caps the heap at 4 GiB)" : ""
-    }`;
-    console.error(`n=${n}: skipped: ${r.skipped}`);
-    continue;
-  }
-  const memory = measureMemory(n);
-  Object.assign(r, memory);
-  console.error(
-    `n=${n}: warm start ${memory.warmStartSeconds.toFixed(1)} s, ${
-      (memory.heapPerNodeBytes / 1024).toFixed(0)
-    } KiB per member (${memory.bytesPerEntry.toFixed(0)} B per table entry)`,
-  );
-  collect();
-
+/**
+ * Plain SWIM (no datagram anti-entropy) for `periods`, then a join and a kill in the same
+ * cluster. The simulation is dropped on return.
+ */
+function plainSwim(n: number): Partial<Result> {
+  const r: Partial<Result> = {};
   const swimOnly = steady(n, { ...lanConfig, pushPullInterval: 0, reannounceInterval: 0 }, 2);
   r.swimOnly = {
     wallPerPeriodMs: swimOnly.wallPerPeriodMs,
     datagramsPerNodePerPeriod: swimOnly.datagramsPerNodePerPeriod,
   };
-  perNodePeriodMs = swimOnly.wallPerPeriodMs / n;
   console.error(
     `n=${n}: plain SWIM ${swimOnly.wallPerPeriodMs.toFixed(0)} ms per period (${
       swimOnly.datagramsPerNodePerPeriod.toFixed(1)
@@ -202,6 +180,38 @@ for (const n of sizes) {
       t.firstDeadPeriods?.toFixed(1)
     }, all dead ${allDead?.toFixed(1)} periods`,
   );
+  return r;
+}
+
+const results: Result[] = [];
+let perNodePeriodMs = 0; // of the largest size run, plain SWIM
+for (const n of sizes) {
+  const r: Result = { n };
+  results.push(r);
+  // Measured: about 150 bytes per table entry in Deno, 165 in Bun (see docs/performance.md).
+  const need = n * n * (runtime === "bun" ? 165 : 150) * 1.25;
+  if (need > heapLimit()) {
+    r.skipped = `${n.toLocaleString("en-US")} members need about ${
+      (need / 2 ** 30).toFixed(1)
+    } GiB of heap (${n}² table entries), over the ${
+      (heapLimit() / 2 ** 30).toFixed(1)
+    } GiB this runtime can use${
+      runtime === "deno" ? " (V8 pointer compression caps the heap at 4 GiB)" : ""
+    }`;
+    console.error(`n=${n}: skipped: ${r.skipped}`);
+    continue;
+  }
+  const memory = measureMemory(n);
+  Object.assign(r, memory);
+  console.error(
+    `n=${n}: warm start ${memory.warmStartSeconds.toFixed(1)} s, ${
+      (memory.heapPerNodeBytes / 1024).toFixed(0)
+    } KiB per member (${memory.bytesPerEntry.toFixed(0)} B per table entry)`,
+  );
+  collect();
+
+  Object.assign(r, plainSwim(n));
+  perNodePeriodMs = r.swimOnly!.wallPerPeriodMs / n;
   collect();
 
   const defaults = steady(n, lanConfig, 3);

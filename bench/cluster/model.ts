@@ -47,6 +47,8 @@ export interface Run {
   falseDead: number | null;
   /** Suspicions of live members during the steady state (not reported by the Go driver). */
   falseSuspect: number | null;
+  /** Dead declarations of live members from the first start to the steady state (the join). */
+  falseDeadJoin: number | null;
   detections: Detection[];
   /** Medians over `detections`. */
   firstSuspectMs: number | null;

@@ -50,7 +50,7 @@ export function markdown(results: ClusterResults): string {
     out.push(`**${LABELS[impl as Impl].label} skipped:** ${why}`, "");
   }
   out.push(
-    "| n | implementation | converge, s | kill → first suspect, ms | → first dead, ms | → all survivors agree, ms | CPU, ms per node per s | RSS per node, MiB | packets per node per s | bytes per node per s | false dead (steady) |",
+    "| n | implementation | converge, s | kill → first suspect, ms | → first dead, ms | → all survivors agree, ms | CPU, ms per node per s | RSS per node, MiB | packets per node per s | bytes per node per s | false dead: join / steady |",
     "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
   );
   for (const n of sizes) {

@@ -13,7 +13,8 @@
  * implementations are compared minutes apart):
  *  1. start n nodes one after the other (as fast as they start), each joining the first:
  *     convergence = from the last start until every node sees all n (not dead);
- *  2. steady state for `--steady` s: CPU seconds (from /proc, the whole process), RSS,
+ *  2. after 5 s + 50 ms per node for the join's rumours to die down, a steady state for
+ *     `--steady` s: CPU seconds (from /proc, the whole process), RSS,
  *     datagrams and bytes sent, dead declarations of live members (false deads);
  *  3. `--kills` times: kill a node (no goodbye), time the first suspicion, the first dead
  *     declaration and the moment all survivors hold it dead.
@@ -44,7 +45,7 @@ const { values } = parseArgs({
     sizes: { type: "string", default: "10,20,50,100,200" },
     impls: { type: "string", default: IMPLS.join(",") },
     steady: { type: "string", default: "30" },
-    kills: { type: "string", default: "3" },
+    kills: { type: "string", default: "5" },
     big: { type: "string", default: "1000" },
     "converge-timeout": { type: "string", default: "60" },
     quick: { type: "boolean", default: false },
@@ -315,6 +316,7 @@ async function runOne(
     bytesPerNodePerSec: null,
     falseDead: null,
     falseSuspect: null,
+    falseDeadJoin: null,
     detections: [],
     firstSuspectMs: null,
     firstDeadMs: null,
@@ -337,10 +339,12 @@ async function runOne(
           : `converged in ${(run.convergedMs / 1000).toFixed(2)} s`
       }`,
     );
-    await sleep(2000);
+    // Let the join's rumours die down before measuring (longer for larger clusters).
+    await sleep(5000 + n * 50);
     let mark = d.events.length;
     d.send("stats-begin");
-    await d.next("ok", mark, 10_000);
+    const ok = await d.next("ok", mark, 10_000);
+    run.falseDeadJoin = (ok?.falseDeadBefore as number | undefined) ?? null;
     const u0 = usage(d.pid);
     await sleep(steady * 1000);
     const u1 = usage(d.pid);

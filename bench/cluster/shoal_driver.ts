@@ -10,7 +10,8 @@
  *   {"event":"stats","packets":P,"bytes":B,"falseDead":F,"falseSuspect":S}
  *   {"event":"detected","victim":V,"firstSuspectMs":S,"firstDeadMs":D,"allDeadMs":A}
  *
- * and reads commands on stdin: `stats-begin`, `stats-end`, `kill INDEX`, `quit`.
+ * and reads commands on stdin: `stats-begin` (answers `{"event":"ok","falseDeadBefore":F,…}`,
+ * the false deads since the start), `stats-end`, `kill INDEX`, `quit`.
  *
  * @module
  */
@@ -132,8 +133,9 @@ for await (const line of lines) {
   const [cmd, arg] = line.trim().split(/\s+/);
   if (cmd === "stats-begin") {
     base = sent();
+    // What happened before (the join): false deads and suspicions since the first start.
+    emit({ event: "ok", falseDeadBefore: falseDead, falseSuspectBefore: falseSuspect });
     falseDead = falseSuspect = 0;
-    emit({ event: "ok" });
   } else if (cmd === "stats-end") {
     const now = sent();
     emit({

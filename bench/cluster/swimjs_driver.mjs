@@ -138,8 +138,8 @@ for await (const line of createInterface({ input: process.stdin })) {
   const [cmd, arg] = line.trim().split(/\s+/);
   if (cmd === "stats-begin") {
     mark = { packets, bytes };
+    emit({ event: "ok", falseDeadBefore: falseDead, falseSuspectBefore: falseSuspect });
     falseDead = falseSuspect = 0;
-    emit({ event: "ok" });
   } else if (cmd === "stats-end") {
     emit({
       event: "stats",

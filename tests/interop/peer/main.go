@@ -414,6 +414,7 @@ func stateOf(m *memberlist.Memberlist, name string) int {
 // for bench/cluster. Output, one JSON object per line on stdout:
 //
 //	{"event":"converged","ms":T,"minSeen":K}   every node sees all n alive (ms null: timed out)
+//	{"event":"ok","falseDeadBefore":F}   answers stats-begin: false deads since the start
 //	{"event":"stats","packets":P,"bytes":B,"falseDead":F}   since the last stats-begin
 //	{"event":"detected","victim":V,"firstSuspectMs":S,"firstDeadMs":D,"allDeadMs":A}
 //
@@ -527,8 +528,8 @@ func runBench(base *memberlist.Config, n int, joinGap, convergeTimeout time.Dura
 		case "stats-begin":
 			atomic.StoreInt64(&packets, 0)
 			atomic.StoreInt64(&bytes, 0)
-			atomic.StoreInt64(&falseDead, 0)
-			o.emit(map[string]interface{}{"event": "ok"})
+			o.emit(map[string]interface{}{"event": "ok",
+				"falseDeadBefore": atomic.SwapInt64(&falseDead, 0)})
 		case "stats-end":
 			o.emit(map[string]interface{}{"event": "stats", "packets": atomic.LoadInt64(&packets),
 				"bytes": atomic.LoadInt64(&bytes), "falseDead": atomic.LoadInt64(&falseDead)})
