@@ -71,8 +71,8 @@ export function markdown(results: ClusterResults): string {
         } | ${all} | ${num(r.cpuPerNodePerSec === null ? null : r.cpuPerNodePerSec * 1000, 2)} | ${
           mib(r.rssPerNodeBytes)
         } | ${num(r.packetsPerNodePerSec)} | ${num(r.bytesPerNodePerSec, 0)} | ${
-          r.falseDead ?? "—"
-        } |`,
+          r.falseDeadJoin ?? "—"
+        } / ${r.falseDead ?? "—"} |`,
       );
     }
   }
@@ -90,7 +90,7 @@ export function markdown(results: ClusterResults): string {
     out.push(
       "Large runs (shoal only; memberlist's LAN timing: probe 1 s, timeout 500 ms, gossip 200 ms; nodes started 20 ms apart):",
       "",
-      "| n | implementation | all started after, s | then converged, s | CPU, ms per node per s | RSS per node, MiB | peak RSS, MiB | packets per node per s | false dead |",
+      "| n | implementation | all started after, s | then converged, s | CPU, ms per node per s | RSS per node, MiB | peak RSS, MiB | packets per node per s | false dead: join / steady |",
       "|---:|---|---:|---:|---:|---:|---:|---:|---:|",
     );
     for (const r of large) {
@@ -103,7 +103,9 @@ export function markdown(results: ClusterResults): string {
           r.convergedMs === null ? `no (min view ${r.minSeen}/${r.n})` : secs(r.convergedMs)
         } | ${num(r.cpuPerNodePerSec === null ? null : r.cpuPerNodePerSec * 1000, 2)} | ${
           mib(r.rssPerNodeBytes)
-        } | ${mib(r.peakRssBytes)} | ${num(r.packetsPerNodePerSec)} | ${r.falseDead ?? "—"} |`,
+        } | ${mib(r.peakRssBytes)} | ${num(r.packetsPerNodePerSec)} | ${r.falseDeadJoin ?? "—"} / ${
+          r.falseDead ?? "—"
+        } |`,
       );
     }
     out.push("");

@@ -13,7 +13,7 @@
  * implementations are compared minutes apart):
  *  1. start n nodes one after the other (as fast as they start), each joining the first:
  *     convergence = from the last start until every node sees all n (not dead);
- *  2. after 5 s + 50 ms per node for the join's rumours to die down, a steady state for
+ *  2. after 5 s + 50 ms per node (at most 15 s) for the join's rumours to die down, a steady state for
  *     `--steady` s: CPU seconds (from /proc, the whole process), RSS,
  *     datagrams and bytes sent, dead declarations of live members (false deads);
  *  3. `--kills` times: kill a node (no goodbye), time the first suspicion, the first dead
@@ -47,7 +47,7 @@ const { values } = parseArgs({
     steady: { type: "string", default: "30" },
     kills: { type: "string", default: "5" },
     big: { type: "string", default: "1000" },
-    "converge-timeout": { type: "string", default: "60" },
+    "converge-timeout": { type: "string", default: "45" },
     quick: { type: "boolean", default: false },
     "no-docs": { type: "boolean", default: false },
     out: { type: "string" },
@@ -340,7 +340,7 @@ async function runOne(
       }`,
     );
     // Let the join's rumours die down before measuring (longer for larger clusters).
-    await sleep(5000 + n * 50);
+    await sleep(5000 + Math.min(n * 50, 10_000));
     let mark = d.events.length;
     d.send("stats-begin");
     const ok = await d.next("ok", mark, 10_000);
