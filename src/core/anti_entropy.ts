@@ -11,7 +11,6 @@ import {
   addressOf,
   aliveRumour,
   type Context,
-  hasPeers,
   leftRumour,
   liveAt,
   nextSeq,
@@ -26,6 +25,8 @@ import type { Rumours } from "./rumours.ts";
 const MAX_FEED_PACKETS = 64;
 const FEED_WINDOW = 1000;
 const MAX_FEEDS_PER_WINDOW = 16;
+/** Join attempts that go to the seeds alone, before a member learned meanwhile is asked too. */
+const SEED_ONLY_ATTEMPTS = 3;
 
 /** Joining, full-state sync and re-announcement. */
 export class AntiEntropy {
@@ -64,14 +65,42 @@ export class AntiEntropy {
     if (kind === "reannounce" && token === this.#reannounceToken) this.onReannounce();
   }
 
-  /** A ping addressed to no name is an announce (join or sync): answer with our table. */
-  onAnnounce(p: Ping, to: PeerAddress, member?: MemberRecord): void {
-    if (p.node === "" && p.sourceNode && p.sourceNode !== this.#ctx.self.name) {
-      this.sendFeed(to, member);
-    }
+  /** Is `p` an announce: a ping addressed to no name, from another shoal member? */
+  isAnnounce(p: Ping): boolean {
+    return p.node === "" && !!p.sourceNode && p.sourceNode !== this.#ctx.self.name;
+  }
+
+  /**
+   * Answer an announce with our table. Returns false when the feed rate limit refused it: the
+   * announce must then go unanswered (no ack), so a joiner retries instead of believing it
+   * received the table.
+   */
+  onAnnounce(to: PeerAddress, member?: MemberRecord): boolean {
+    return this.sendFeed(to, member);
+  }
+
+  /** True once a full state was merged (push/pull) or a seed acked our announce (feed sent). */
+  get joined(): boolean {
+    return this.#joined;
+  }
+
+  /** An ack arrived: if it answers one of our join announces, the seed's feed is on its way. */
+  onAck(seqNo: number): void {
+    if (this.#joinSeqs.has(seqNo)) this.#settleJoin();
+  }
+
+  #settleJoin(): void {
+    this.#joined = true;
+    this.#joinSeqs.clear();
   }
 
   #joinToken = 0;
+
+  /** No full state yet: keep announcing. */
+  #joined = true;
+
+  /** Sequence numbers of our join announces still unanswered (bounded). */
+  readonly #joinSeqs = new Set<number>();
 
   #syncToken = 0;
 
@@ -82,15 +111,16 @@ export class AntiEntropy {
   #seeds: PeerAddress[] = [];
 
   /**
-   * Announce ourselves to `seeds` (UDP alive). Retries with backoff while no other member is
-   * known. Everyone who learns of us answers with their own alive, so we learn the cluster.
+   * Announce ourselves to `seeds` (ping to no name + our alive, and a push/pull when the host
+   * has streams). The join is done when a full state arrives: a push/pull reply, or an ack to
+   * an announce (a shoal seed acks only when it sent its table). Until then it retries with
+   * jittered backoff, also through one member learned meanwhile, so a seed too busy to answer
+   * every newcomer of a mass join does not leave them with half a view.
    */
   join(seeds: readonly PeerAddress[]): void {
     this.#seeds = [...seeds];
-    if (this.#seeds.length > 0) this.#announce(++this.#joinToken, 0);
-    if (this.#ctx.streams) {
-      for (const to of this.#seeds) this.#ctx.out.push({ type: "pushPull", to, join: true });
-    }
+    this.#joined = this.#seeds.length === 0;
+    if (!this.#joined) this.#attemptJoin(++this.#joinToken, 0);
   }
 
   /**
@@ -124,6 +154,7 @@ export class AntiEntropy {
       return;
     }
     this.#ctx.stats.merges++;
+    this.#settleJoin();
     for (const s of states) {
       if (s.state === 0) {
         this.#rumours.onAlive({
@@ -153,9 +184,24 @@ export class AntiEntropy {
     }
   }
 
-  #announce(token: number, attempt: number): void {
-    for (const seed of this.#seeds) this.sendAnnounce(seed);
-    const delay = Math.min(this.#ctx.cfg.joinRetryMax, this.#ctx.cfg.probeInterval * 2 ** attempt);
+  #attemptJoin(token: number, attempt: number): void {
+    const targets: { to: PeerAddress; member?: MemberRecord }[] = this.#seeds.map((to) => ({ to }));
+    if (attempt > 0) this.#ctx.stats.joinRetries++;
+    if (attempt >= SEED_ONLY_ATTEMPTS) {
+      // The seeds have not answered for a while: ask a member we learned of meanwhile too
+      // (its table may be partial, which is why the seeds are tried alone first).
+      const [peer] = this.#ctx.table.sample(1, (m) => m.state === "alive" && m !== this.#ctx.self);
+      if (peer) targets.push({ to: addressOf(peer), member: peer });
+    }
+    for (const { to, member } of targets) {
+      const seqNo = this.sendAnnounce(to, member);
+      if (this.#joinSeqs.size >= 64) this.#joinSeqs.clear();
+      this.#joinSeqs.add(seqNo);
+      if (this.#ctx.streams) this.#ctx.out.push({ type: "pushPull", to, join: true });
+    }
+    // Jittered, so the members of a mass restart do not retry in lock-step.
+    const base = Math.min(this.#ctx.cfg.joinRetryMax, this.#ctx.cfg.probeInterval * 2 ** attempt);
+    const delay = Math.ceil(base / 2) + randomInt(this.#ctx.rng, Math.ceil(base / 2));
     this.#ctx.out.schedule({ kind: "join", token, attempt: attempt + 1 }, delay);
   }
 
@@ -163,12 +209,14 @@ export class AntiEntropy {
    * "Who is there?": a ping addressed to no name plus our alive. Any member answers with an
    * ack, and a shoal member also with a feed of its table (see {@linkcode Swim.#sendFeed}).
    */
-  sendAnnounce(to: PeerAddress, member?: MemberRecord): void {
+  sendAnnounce(to: PeerAddress, member?: MemberRecord): number {
+    const seqNo = nextSeq(this.#ctx);
     const parts = [
-      this.#ctx.codec.encode(pingFrom(this.#ctx.self, nextSeq(this.#ctx), "")),
+      this.#ctx.codec.encode(pingFrom(this.#ctx.self, seqNo, "")),
       this.#ctx.codec.encode(aliveRumour(this.#ctx.self)),
     ];
     this.#ctx.out.send(to, this.#ctx.codec.frame(parts, { crc: this.#diss.crcFor(member) }));
+    return seqNo;
   }
 
   /**
@@ -176,12 +224,12 @@ export class AntiEntropy {
    * into as few packets as fit, at most {@linkcode MAX_FEED_PACKETS}. Rate-limited, since it
    * answers a small packet with several large ones.
    */
-  sendFeed(to: PeerAddress, member?: MemberRecord): void {
+  sendFeed(to: PeerAddress, member?: MemberRecord): boolean {
     const now = this.#ctx.now();
     this.#feedTimes = this.#feedTimes.filter((t) => now - t < FEED_WINDOW);
     if (this.#feedTimes.length >= MAX_FEEDS_PER_WINDOW) {
       this.#ctx.stats.feedsDropped++;
-      return;
+      return false;
     }
     this.#feedTimes.push(now);
     const crc = this.#diss.crcFor(member);
@@ -202,11 +250,12 @@ export class AntiEntropy {
     for (const m of records) {
       const bytes = this.#ctx.codec.encode(m.state === "left" ? leftRumour(m) : aliveRumour(m));
       if (used + perPart + bytes.length > room || parts.length >= MAX_COMPOUND_PARTS) flush();
-      if (packets >= MAX_FEED_PACKETS) return;
+      if (packets >= MAX_FEED_PACKETS) return true;
       parts.push(bytes);
       used += perPart + bytes.length;
     }
     flush();
+    return true;
   }
 
   onSyncTimer(): void {
@@ -246,8 +295,8 @@ export class AntiEntropy {
   }
 
   onJoinTimer(attempt: number): void {
-    if (this.#ctx.leaving || hasPeers(this.#ctx)) return;
-    this.#announce(this.#joinToken, attempt);
+    if (this.#ctx.leaving || this.#joined) return;
+    this.#attemptJoin(this.#joinToken, attempt);
   }
 }
 

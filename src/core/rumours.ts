@@ -293,10 +293,33 @@ export class Rumours {
     this.#diss.sendTo(to, aliveRumour(m), true);
   }
 
-  /** A member appeared (or came back): greet it with our alive so it learns of us. */
+  /** Greeting budget: tokens left, and when they were last topped up. */
+  #greetTokens = 0;
+  #greetRefilledAt = -Infinity;
+
+  /**
+   * A member appeared (or came back): greet it with our alive so it learns of us even if the
+   * rumour of us never reaches it. Greetings are a shortcut, not the guarantee (the join's full
+   * state and anti-entropy are), so they are budgeted like gossip itself — `gossipNodes` per
+   * gossip interval, in bursts of at most one probe interval's worth — and sent bare (nothing
+   * piggy-backed). Unbudgeted and piggy-backed, a mass join of n members cost n² full-size
+   * datagrams: the storm that melted 200 members in one process.
+   */
   #welcome(m: MemberRecord): void {
     if (this.#ctx.leaving) return;
-    this.#diss.sendTo(m, aliveRumour(this.#ctx.self), true);
+    const { gossipNodes, gossipInterval, probeInterval } = this.#ctx.cfg;
+    const now = this.#ctx.now();
+    const burst = gossipNodes * Math.max(1, Math.ceil(probeInterval / gossipInterval));
+    const refill = ((now - this.#greetRefilledAt) / gossipInterval) * gossipNodes;
+    this.#greetTokens = Math.min(burst, this.#greetTokens + refill);
+    this.#greetRefilledAt = now;
+    if (this.#greetTokens < 1) {
+      this.#ctx.stats.greetingsSkipped++;
+      return;
+    }
+    this.#greetTokens--;
+    this.#ctx.stats.greetings++;
+    this.#diss.sendTo(m, aliveRumour(this.#ctx.self), false);
   }
 
   /**

@@ -48,8 +48,14 @@ export interface CoreStats {
   staleAnswered: number;
   /** Stale self-views corrected (a restarted member told it is suspect/dead/older). */
   corrections: number;
-  /** Table feeds not sent because of the rate limit. */
+  /** Table feeds not sent because of the rate limit (the announce is not acked either). */
   feedsDropped: number;
+  /** Newcomers greeted with our alive. */
+  greetings: number;
+  /** Greetings skipped because of the greeting budget (gossip tells them instead). */
+  greetingsSkipped: number;
+  /** Join attempts after the first (no full state received yet). */
+  joinRetries: number;
   /** User messages received. */
   userMessages: number;
   /** Round-trip time of the last successful direct probe, in ms. */
@@ -102,6 +108,9 @@ export function newCoreStats(): CoreStats {
     staleAnswered: 0,
     reassertions: 0,
     feedsDropped: 0,
+    greetings: 0,
+    greetingsSkipped: 0,
+    joinRetries: 0,
     userMessages: 0,
     lastProbeRtt: 0,
     probeRtt: { counts: RTT_BUCKETS.map(() => 0), sum: 0, count: 0 },

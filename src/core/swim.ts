@@ -167,6 +167,14 @@ export class Swim {
     return this.#ctx.leaving;
   }
 
+  /**
+   * True once the join received a full state: a push/pull reply, or an ack to an announce
+   * (a shoal seed acks only with its table). True from the start without seeds.
+   */
+  get joined(): boolean {
+    return this.#ae.joined;
+  }
+
   /** Rumours waiting to be gossiped. */
   get queueDepth(): number {
     return this.#diss.queueDepth;
@@ -207,7 +215,7 @@ export class Swim {
 
   /**
    * Announce ourselves to `seeds` (and push/pull with them when the host has streams).
-   * Retries with backoff while no other member is known.
+   * Retries with jittered backoff until a full state arrives (see {@linkcode Swim.joined}).
    */
   join(seeds: readonly PeerAddress[]): Effect[] {
     this.#ae.join(seeds);
@@ -363,16 +371,20 @@ export class Swim {
   #dispatch(m: Message, from: PeerAddress): void {
     switch (m.type) {
       case "ping":
+        // An announce is acked only if our table went out with the ack (see AntiEntropy.join).
+        if (
+          this.#ae.isAnnounce(m) &&
+          !this.#ae.onAnnounce(
+            replyAddress(m, from),
+            m.sourceNode ? this.#ctx.table.get(m.sourceNode) : undefined,
+          )
+        ) return;
         this.#fd.onPing(m, from);
-        this.#ae.onAnnounce(
-          m,
-          replyAddress(m, from),
-          m.sourceNode ? this.#ctx.table.get(m.sourceNode) : undefined,
-        );
         return;
       case "indirectPing":
         return this.#fd.onIndirectPing(m, from);
       case "ack":
+        this.#ae.onAck(m.seqNo);
         return this.#fd.onAck(m);
       case "nack":
         return this.#fd.onNack(m);

@@ -105,6 +105,22 @@ export function renderMetrics(view: ClusterView): string {
     "Members this member declared dead when their suspicion expired.",
     core.deadDeclared,
   );
+  c(
+    "shoal_feeds_dropped_total",
+    "Announces left unanswered because of the table-feed rate limit (the joiner retries).",
+    core.feedsDropped,
+  );
+  c("shoal_greetings_total", "Newcomers greeted with this member's alive.", core.greetings);
+  c(
+    "shoal_greetings_skipped_total",
+    "Greetings skipped by the greeting budget (gossip tells the newcomer instead).",
+    core.greetingsSkipped,
+  );
+  c(
+    "shoal_join_retries_total",
+    "Join announces repeated before a full state arrived.",
+    core.joinRetries,
+  );
   const score = findHealthScore(view);
   out.metric(
     "shoal_health_score",

@@ -95,6 +95,8 @@ export function lossyCluster(options: {
   });
   sim.addNodes(n);
   sim.runUntil(() => sim.converged(), 30_000);
+  // Measure from a steady state: the join's rumours spent, not the tail of the join.
+  sim.runFor(10_000);
   sim.network.setFaults({ loss });
   const lossAt = sim.clock.now();
   sim.runFor(5_000);

@@ -16,7 +16,7 @@ import type { NodeState } from "../core/messages.ts";
 import { seededRng } from "../core/rng.ts";
 import { Swim } from "../core/swim.ts";
 import { MemoryNetwork, type NetworkFaults } from "../transport/memory.ts";
-import type { DatagramTransport } from "../transport/types.ts";
+import type { DatagramTransport, TransportStats } from "../transport/types.ts";
 import { VirtualScheduler } from "./scheduler.ts";
 
 /** Options of a {@linkcode Simulator}. */
@@ -231,6 +231,13 @@ export class Simulator {
     const others = seeds.filter((a) => a.host !== address.host || a.port !== address.port);
     this.#apply(node, swim.join(others));
     return node;
+  }
+
+  /** Datagram and byte counters of `name`'s socket (all its lives, if restarted: the current one). */
+  transportStats(name: string): TransportStats {
+    const socket = this.#sockets.get(name);
+    if (!socket) throw new Error(`no simulated node ${name}`);
+    return socket.stats;
   }
 
   /** Make `name` slow: everything it receives arrives `ms` later (0 restores it). */

@@ -38,7 +38,9 @@ describe("lifeguard experiments (simulator)", LONG, () => {
     "50% loss, 100 members: no false death in 30 s; a kill is detected by all in < 15 s (median)",
     LONG,
     () => {
-      const results = [1, 2, 3].map((seed) => lossyCluster({ codec, seed }));
+      // Ten seeds: detection under uniform loss has a long tail (a member's awareness
+      // saturates, so it probes 8× slower), so the median of a few seeds is luck.
+      const results = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10].map((seed) => lossyCluster({ codec, seed }));
       for (const r of results) assert.equal(r.falseDead, 0);
       const detection = results.map((r) => r.detectionMs);
       assert.ok(detection.every(Number.isFinite), `detections ${detection}`);
