@@ -70,15 +70,6 @@ export class AntiEntropy {
     return p.node === "" && !!p.sourceNode && p.sourceNode !== this.#ctx.self.name;
   }
 
-  /**
-   * Answer an announce with our table. Returns false when the feed rate limit refused it: the
-   * announce must then go unanswered (no ack), so a joiner retries instead of believing it
-   * received the table.
-   */
-  onAnnounce(to: PeerAddress, member?: MemberRecord): boolean {
-    return this.sendFeed(to, member);
-  }
-
   /** True once a full state was merged (push/pull) or a seed acked our announce (feed sent). */
   get joined(): boolean {
     return this.#joined;
@@ -96,7 +87,7 @@ export class AntiEntropy {
 
   #joinToken = 0;
 
-  /** No full state yet: keep announcing. */
+  /** A full state arrived (or we have no seeds); false while the join keeps announcing. */
   #joined = true;
 
   /** Sequence numbers of our join announces still unanswered (bounded). */
@@ -206,8 +197,10 @@ export class AntiEntropy {
   }
 
   /**
-   * "Who is there?": a ping addressed to no name plus our alive. Any member answers with an
-   * ack, and a shoal member also with a feed of its table (see {@linkcode Swim.#sendFeed}).
+   * "Who is there?": a ping addressed to no name plus our alive. A memberlist member answers
+   * with an ack; a shoal member with a feed of its table and an ack, or with nothing when its
+   * feed rate limit refuses (see {@linkcode AntiEntropy.sendFeed}). Returns the ping's sequence
+   * number.
    */
   sendAnnounce(to: PeerAddress, member?: MemberRecord): number {
     const seqNo = nextSeq(this.#ctx);
@@ -222,7 +215,9 @@ export class AntiEntropy {
   /**
    * Anti-entropy over datagrams: send our table to `to` as alive (and left) rumours, packed
    * into as few packets as fit, at most {@linkcode MAX_FEED_PACKETS}. Rate-limited, since it
-   * answers a small packet with several large ones.
+   * answers a small packet with several large ones. Returns false when the limit refused: an
+   * announce must then go unanswered (no ack), so a joiner retries instead of believing it
+   * received the table.
    */
   sendFeed(to: PeerAddress, member?: MemberRecord): boolean {
     const now = this.#ctx.now();

@@ -374,7 +374,7 @@ export class Swim {
         // An announce is acked only if our table went out with the ack (see AntiEntropy.join).
         if (
           this.#ae.isAnnounce(m) &&
-          !this.#ae.onAnnounce(
+          !this.#ae.sendFeed(
             replyAddress(m, from),
             m.sourceNode ? this.#ctx.table.get(m.sourceNode) : undefined,
           )
