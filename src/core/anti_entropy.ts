@@ -127,7 +127,7 @@ export class AntiEntropy {
         port: m.port,
         meta: m.meta,
         incarnation: m.incarnation,
-        state: STATE_CODE[m.state] as 0 | 1 | 2 | 3,
+        state: STATE_CODE[m.state],
         vsn: m.vsn,
       });
     }

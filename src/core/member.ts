@@ -14,13 +14,22 @@
  */
 export type MemberState = "alive" | "suspect" | "unreachable" | "dead" | "left";
 
-/** memberlist's numeric state codes (push/pull `State`, spec §5.9). */
-export const STATE_CODE: Readonly<Record<MemberState, number>> = {
-  alive: 0,
-  suspect: 1,
-  unreachable: 1,
-  dead: 2,
-  left: 3,
+/**
+ * memberlist's node state codes, as push/pull entries carry them (protocol.md §5.9). The one
+ * table of them: the wire codec imports it.
+ */
+export const StateCode = { alive: 0, suspect: 1, dead: 2, left: 3 } as const;
+
+/** A node state code: 0 alive, 1 suspect, 2 dead, 3 left. */
+export type StateCode = (typeof StateCode)[keyof typeof StateCode];
+
+/** The code each member state travels as (`unreachable` is a local refinement of suspect). */
+export const STATE_CODE: Readonly<Record<MemberState, StateCode>> = {
+  alive: StateCode.alive,
+  suspect: StateCode.suspect,
+  unreachable: StateCode.suspect,
+  dead: StateCode.dead,
+  left: StateCode.left,
 };
 
 /** What the application sees of a member: an immutable snapshot. */

@@ -9,6 +9,8 @@
  * @module
  */
 
+import type { StateCode } from "./member.ts";
+
 /** memberlist message type bytes (spec §2). */
 export const MessageType = {
   ping: 0,
@@ -155,8 +157,8 @@ export interface NodeState {
   readonly meta: Uint8Array | null;
   /** The member's incarnation. */
   readonly incarnation: number;
-  /** 0 alive, 1 suspect, 2 dead, 3 left. */
-  readonly state: 0 | 1 | 2 | 3;
+  /** {@linkcode StateCode}: 0 alive, 1 suspect, 2 dead, 3 left. */
+  readonly state: StateCode;
   /** Protocol versions (6 bytes, or empty when a peer omitted them). */
   readonly vsn: Uint8Array;
 }
