@@ -5,16 +5,16 @@
  * @module
  */
 
+import { parseAddress } from "../core/address.ts";
 import { type ConfigOverrides, type ConfigPreset, resolveConfig } from "../core/config.ts";
 import { createNode, type ShoalNode } from "../node/node.ts";
 import type { StreamBinder } from "../transport/stream_types.ts";
 import { AddressInUseError, type DatagramBinder } from "../transport/types.ts";
 import { type Api, createApi } from "../http/api.ts";
 import { type HttpServer, serveHttp } from "../http/server.ts";
-import { parseAddress } from "../core/address.ts";
+import { encodeTags, type Tags } from "../http/tags.ts";
+import { ChangeTracker } from "../http/tracker.ts";
 import { PeerSnapshot, readPeers } from "./snapshot.ts";
-import { encodeTags, type Tags } from "./tags.ts";
-import { ChangeTracker } from "./tracker.ts";
 import { agentTransports } from "./transport.ts";
 
 /** Thrown by {@linkcode startAgent} when its cluster (UDP/TCP) or HTTP address is taken. */

@@ -11,7 +11,7 @@
 import { mkdir, readFile, rename, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { formatAddress } from "../core/address.ts";
-import type { ClusterView } from "./view.ts";
+import type { ClusterView } from "../http/view.ts";
 
 const FILE = "peers.json";
 /** Writes are batched: at most one per this many ms. */

@@ -20,10 +20,10 @@
 
 import { AddressError, parseAddress } from "../core/address.ts";
 import type { MemberState } from "../core/member.ts";
-import { healthReport, MEMBER_STATES } from "../agent/health.ts";
-import { memberJson } from "../agent/json.ts";
-import type { ChangeTracker } from "../agent/tracker.ts";
-import type { ClusterView } from "../agent/view.ts";
+import { healthReport, MEMBER_STATES } from "./health.ts";
+import { memberJson } from "./json.ts";
+import type { ChangeTracker } from "./tracker.ts";
+import type { ClusterView } from "./view.ts";
 import { authorizeMutation } from "./auth.ts";
 import { dashboardHtml } from "./dashboard.ts";
 import { METRICS_CONTENT_TYPE, renderMetrics } from "./metrics.ts";

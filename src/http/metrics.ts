@@ -6,8 +6,8 @@
 
 import type { DecodeErrorKind } from "../core/codec.ts";
 import { RTT_BUCKETS } from "../core/stats.ts";
-import { countByState, findHealthScore, MEMBER_STATES } from "../agent/health.ts";
-import type { ClusterView } from "../agent/view.ts";
+import { countByState, findHealthScore, MEMBER_STATES } from "./health.ts";
+import type { ClusterView } from "./view.ts";
 
 /** The `Content-Type` of {@linkcode renderMetrics}' output. */
 export const METRICS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8";

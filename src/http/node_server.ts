@@ -9,7 +9,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from "node:ht
 import type { AddressInfo } from "node:net";
 import { AddressInUseError } from "../transport/types.ts";
 import { MAX_BODY_BYTES } from "./responses.ts";
-import type { HttpServer, ServeOptions } from "./server.ts";
+import type { HttpServer, ServeOptions } from "./server_types.ts";
 
 /**
  * Start a `node:http` server for `options.handler`. Rejects with `AddressInUseError` when

@@ -7,27 +7,9 @@
 
 import { runtimeName } from "../transport/auto.ts";
 import { AddressInUseError } from "../transport/types.ts";
-import type { RequestHandler } from "./api.ts";
+import type { HttpServer, ServeOptions } from "./server_types.ts";
 
-/** A listening HTTP server. */
-export interface HttpServer {
-  /** The bound IP address. */
-  readonly host: string;
-  /** The bound port (resolved when 0 was asked for). */
-  readonly port: number;
-  /** Stop accepting, drop open connections, release the port. Idempotent. */
-  close(): Promise<void>;
-}
-
-/** Options of {@linkcode serveHttp}. */
-export interface ServeOptions {
-  /** IP address to bind. */
-  readonly host: string;
-  /** Port to bind; 0 lets the OS choose. */
-  readonly port: number;
-  /** The request handler. */
-  readonly handler: RequestHandler;
-}
+export type { HttpServer, ServeOptions } from "./server_types.ts";
 
 /** The slice of `Deno.serve` used here. */
 interface DenoServeLike {

@@ -14,10 +14,10 @@
  * @module
  */
 
-import { healthReport } from "../agent/health.ts";
-import { eventJson, memberJson } from "../agent/json.ts";
-import type { ChangeTracker } from "../agent/tracker.ts";
-import type { ClusterView } from "../agent/view.ts";
+import { healthReport } from "./health.ts";
+import { eventJson, memberJson } from "./json.ts";
+import type { ChangeTracker } from "./tracker.ts";
+import type { ClusterView } from "./view.ts";
 
 /** A client this far behind (queued chunks) is disconnected rather than buffered forever. */
 const MAX_QUEUED_CHUNKS = 10_000;

@@ -16,4 +16,5 @@
  */
 
 export { type SimEvent, type SimNode, Simulator, type SimulatorOptions } from "./simulator.ts";
-export { RealScheduler, type Scheduler, VirtualScheduler } from "./scheduler.ts";
+export { VirtualScheduler } from "./scheduler.ts";
+export { RealScheduler, type Scheduler } from "../transport/scheduler.ts";

@@ -1,19 +1,12 @@
 /**
- * Time for the in-memory network and the simulator: a {@linkcode Scheduler} runs callbacks
- * after a delay. {@linkcode VirtualScheduler} advances a virtual clock as fast as the CPU
- * allows and breaks ties by insertion order, so a run is reproducible;
- * {@linkcode RealScheduler} uses the runtime's timers.
+ * Virtual time for the simulator: {@linkcode VirtualScheduler} is a `Scheduler` (from
+ * `src/transport/scheduler.ts`) that advances a virtual clock as fast as the CPU allows and
+ * breaks ties by insertion order, so a run is reproducible.
  *
  * @module
  */
 
-/** Runs callbacks after a delay and tells the time. */
-export interface Scheduler {
-  /** Current time in ms. */
-  now(): number;
-  /** Run `fn` after `delay` ms. */
-  schedule(delay: number, fn: () => void): void;
-}
+import type { Scheduler } from "../transport/scheduler.ts";
 
 /**
  * A virtual clock with a binary-heap event queue.
@@ -121,19 +114,5 @@ export class VirtualScheduler implements Scheduler {
     order.set(this.#order);
     this.#at = at;
     this.#order = order;
-  }
-}
-
-/** Wall-clock scheduling with unref'd timers (they never keep the process alive). */
-export class RealScheduler implements Scheduler {
-  /** `performance.now()`. */
-  now(): number {
-    return performance.now();
-  }
-
-  /** `setTimeout(fn, delay).unref()`. */
-  schedule(delay: number, fn: () => void): void {
-    const t = setTimeout(fn, Math.max(0, delay)) as unknown as { unref?: () => void };
-    t.unref?.();
   }
 }

@@ -1,14 +1,15 @@
 /**
  * An in-memory datagram network with seeded faults: loss, delay (and so reordering),
- * duplication and partitions. With a {@linkcode VirtualScheduler} it drives the deterministic
- * simulator; with a {@linkcode RealScheduler} it connects nodes in one process without sockets.
+ * duplication and partitions. With the simulator's `VirtualScheduler` it drives the
+ * deterministic simulator; with a {@linkcode RealScheduler} it connects nodes in one process
+ * without sockets.
  *
  * @module
  */
 
 import { formatAddress, type PeerAddress } from "../core/address.ts";
 import { type Rng, seededRng } from "../core/rng.ts";
-import { RealScheduler, type Scheduler } from "../sim/scheduler.ts";
+import { RealScheduler, type Scheduler } from "./scheduler.ts";
 import {
   AddressInUseError,
   type BindOptions,

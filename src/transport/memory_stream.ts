@@ -10,7 +10,7 @@
  */
 
 import { formatAddress, type PeerAddress } from "../core/address.ts";
-import { RealScheduler, type Scheduler } from "../sim/scheduler.ts";
+import { RealScheduler, type Scheduler } from "./scheduler.ts";
 import {
   type ListenOptions,
   MAX_UNREAD_BYTES,

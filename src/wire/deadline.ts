@@ -6,7 +6,7 @@
  * @module
  */
 
-import { StreamError } from "../transport/stream_types.ts";
+import { StreamError } from "./conn.ts";
 
 /** When stream I/O must give up. */
 export interface DeadlineOptions {

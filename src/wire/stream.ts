@@ -22,7 +22,7 @@
 
 import { DecodeError } from "../core/codec.ts";
 import { MessageType } from "../core/messages.ts";
-import type { StreamConn } from "../transport/stream_types.ts";
+import type { StreamConn } from "./conn.ts";
 import { Deadline, type DeadlineOptions } from "./deadline.ts";
 import { decryptPayload, encryptedLength, encryptPayload } from "./encryption.ts";
 import { addLabelHeader } from "./label.ts";
@@ -181,7 +181,7 @@ export async function writeStreamMessage(
  * @example
  * ```ts
  * import { readStreamMessage } from "./stream.ts";
- * import type { StreamConn } from "../transport/stream_types.ts";
+ * import type { StreamConn } from "./conn.ts";
  * declare const conn: StreamConn; // an accepted connection
  * const request = await readStreamMessage(conn, { side: "acceptor", timeoutMs: 10_000 });
  * if (request.type === "pushPull") console.log(request.states.length, "members");

@@ -15,7 +15,7 @@
 import type { PeerAddress } from "../core/address.ts";
 import { DecodeError } from "../core/codec.ts";
 import type { Ack, Ping, UserMessage } from "../core/messages.ts";
-import type { StreamBinder, StreamConn } from "../transport/stream_types.ts";
+import type { StreamBinder, StreamConn } from "./conn.ts";
 import type { SecurityOptions } from "./security.ts";
 import { readStreamMessage, type StreamSide, writeStreamMessage } from "./stream.ts";
 import type { PushPull, StreamMessage } from "./stream_messages.ts";
@@ -149,7 +149,7 @@ export interface ServeOutcome {
  * @example
  * ```ts
  * import { serveStream } from "./stream_exchange.ts";
- * import type { StreamConn } from "../transport/stream_types.ts";
+ * import type { StreamConn } from "./conn.ts";
  * declare const conn: StreamConn;
  * const outcome = await serveStream(conn, (req) =>
  *   req.type === "ping" ? { type: "ack", seqNo: req.seqNo, payload: null } : null, {

@@ -14,7 +14,7 @@
  */
 
 import { DecodeError } from "../core/codec.ts";
-import type { StreamConn } from "../transport/stream_types.ts";
+import type { StreamConn } from "./conn.ts";
 import { Deadline, type DeadlineOptions } from "./deadline.ts";
 import { Reader } from "./msgpack.ts";
 
