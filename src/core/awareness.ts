@@ -1,5 +1,5 @@
 /**
- * Local health awareness (Lifeguard's Local Health Multiplier, spec §10).
+ * Local health awareness (Lifeguard's Local Health Multiplier, protocol.md §10).
  *
  * A member that keeps failing to get answers is more likely slow itself than surrounded by
  * failures, so it lowers its own confidence: failed probes and refutations raise a score,

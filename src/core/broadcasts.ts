@@ -1,5 +1,5 @@
 /**
- * The transmit-limited broadcast queue (spec §11.1): how rumours spread.
+ * The transmit-limited broadcast queue (protocol.md §11.1): how rumours spread.
  *
  * Each rumour is encoded once and sent a bounded number of times,
  * `retransmitMult · ceil(log10(n + 1))`. The least-sent rumours go first (largest first within

@@ -1,5 +1,5 @@
 /**
- * Protocol settings and memberlist's presets (spec §15). Every duration is in milliseconds.
+ * Protocol settings and memberlist's presets (protocol.md §15). Every duration is in milliseconds.
  *
  * @module
  */
@@ -38,7 +38,7 @@ export interface SwimConfig {
   readonly crcOutgoing: boolean;
   /** Longest first wait between join attempts while no other member is known. */
   readonly joinRetryMax: number;
-  /** Send the fallback probe over a stream to members that support it (spec §8.4). */
+  /** Send the fallback probe over a stream to members that support it (protocol.md §8.4). */
   readonly tcpPings: boolean;
   /** Lifeguard extensions to SWIM (all on by default). */
   readonly lifeguard: LifeguardConfig;
@@ -104,7 +104,7 @@ export const LIFEGUARD_OFF: LifeguardConfig = Object.freeze({
 /** Largest metadata a member may announce (memberlist's MetaMaxSize). */
 export const META_MAX_SIZE = 512;
 
-/** Our advertised protocol versions `[PMin, PMax, PCur, DMin, DMax, DCur]` (spec §14). */
+/** Our advertised protocol versions `[PMin, PMax, PCur, DMin, DMax, DCur]` (protocol.md §14). */
 export const DEFAULT_VSN: Uint8Array = new Uint8Array([1, 5, 2, 0, 0, 0]);
 
 /**

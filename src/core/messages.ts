@@ -1,17 +1,17 @@
 /**
  * The protocol messages a SWIM node exchanges, as plain data.
  *
- * Field names follow memberlist's structs (spec §5) in camelCase; the wire codec
+ * Field names follow memberlist's structs (protocol.md §5) in camelCase; the wire codec
  * (`src/wire`) maps them to the exact capitalised msgpack keys. Addresses are kept as the
  * raw IP bytes a peer announced (4 or 16 bytes), never normalised, so re-gossip is
- * byte-identical (spec §7.7).
+ * byte-identical (protocol.md §7.7).
  *
  * @module
  */
 
 import type { StateCode } from "./member.ts";
 
-/** memberlist message type bytes (spec §2). */
+/** memberlist message type bytes (protocol.md §2). */
 export const MessageType = {
   ping: 0,
   indirectPing: 1,
@@ -30,7 +30,7 @@ export const MessageType = {
   hasLabel: 244,
 } as const;
 
-/** A direct probe: "are you alive?" (spec §5.1). */
+/** A direct probe: "are you alive?" (protocol.md §5.1). */
 export interface Ping {
   /** Message discriminator. */
   readonly type: "ping";
@@ -46,7 +46,7 @@ export interface Ping {
   readonly sourceNode?: string;
 }
 
-/** A request to probe `node` on the requester's behalf (spec §5.2). */
+/** A request to probe `node` on the requester's behalf (protocol.md §5.2). */
 export interface IndirectPing {
   /** Message discriminator. */
   readonly type: "indirectPing";
@@ -68,7 +68,7 @@ export interface IndirectPing {
   readonly sourceNode?: string;
 }
 
-/** The answer to a ping (spec §5.3). */
+/** The answer to a ping (protocol.md §5.3). */
 export interface Ack {
   /** Message discriminator. */
   readonly type: "ack";
@@ -78,7 +78,7 @@ export interface Ack {
   readonly payload: Uint8Array | null;
 }
 
-/** An intermediary's "the target did not answer me" (spec §5.4). */
+/** An intermediary's "the target did not answer me" (protocol.md §5.4). */
 export interface Nack {
   /** Message discriminator. */
   readonly type: "nack";
@@ -86,7 +86,7 @@ export interface Nack {
   readonly seqNo: number;
 }
 
-/** Rumour: `node` at `incarnation` is suspected by `from` (spec §5.6). */
+/** Rumour: `node` at `incarnation` is suspected by `from` (protocol.md §5.6). */
 export interface Suspect {
   /** Message discriminator. */
   readonly type: "suspect";
@@ -98,7 +98,7 @@ export interface Suspect {
   readonly from: string;
 }
 
-/** Rumour: `node` is alive at `incarnation`, with this address and metadata (spec §5.7). */
+/** Rumour: `node` is alive at `incarnation`, with this address and metadata (protocol.md §5.7). */
 export interface Alive {
   /** Message discriminator. */
   readonly type: "alive";
@@ -112,11 +112,11 @@ export interface Alive {
   readonly port: number;
   /** Application metadata (≤ 512 bytes); `null` encodes as msgpack nil. */
   readonly meta: Uint8Array | null;
-  /** Protocol versions `[PMin, PMax, PCur, DMin, DMax, DCur]` (spec §14): 6 bytes, or empty when a peer omitted it. */
+  /** Protocol versions `[PMin, PMax, PCur, DMin, DMax, DCur]` (protocol.md §14): 6 bytes, or empty when a peer omitted it. */
   readonly vsn: Uint8Array;
 }
 
-/** Rumour: `node` is dead; when `from === node` it left gracefully (spec §5.8). */
+/** Rumour: `node` is dead; when `from === node` it left gracefully (protocol.md §5.8). */
 export interface Dead {
   /** Message discriminator. */
   readonly type: "dead";
@@ -128,7 +128,7 @@ export interface Dead {
   readonly from: string;
 }
 
-/** An opaque application message (spec §3.7). */
+/** An opaque application message (protocol.md §3.7). */
 export interface UserMessage {
   /** Message discriminator. */
   readonly type: "user";
@@ -144,7 +144,7 @@ export type Rumour = Suspect | Alive | Dead;
 
 /**
  * Everything a member knows about one member, as exchanged in full-state sync (memberlist's
- * push/pull `pushNodeState`, spec §5.9). `state`: 0 alive, 1 suspect, 2 dead, 3 left.
+ * push/pull `pushNodeState`, protocol.md §5.9). `state`: 0 alive, 1 suspect, 2 dead, 3 left.
  */
 export interface NodeState {
   /** Member name. */

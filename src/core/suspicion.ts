@@ -1,5 +1,5 @@
 /**
- * Suspicion timeouts (spec §9; Lifeguard's "LHA-suspicion"). A suspicion starts at its
+ * Suspicion timeouts (protocol.md §9; Lifeguard's "LHA-suspicion"). A suspicion starts at its
  * longest timeout and shrinks as independent members confirm it, so a member suspected by a
  * single slow node has time to refute, while a really dead one is declared quickly.
  *

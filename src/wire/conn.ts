@@ -1,7 +1,7 @@
 /**
  * The stream (TCP) byte pipe that protocol code reads and writes, beside the datagram
  * transport. memberlist uses streams for full-state push/pull, the fallback TCP ping and
- * reliable user messages (spec §6): each connection carries one request and at most one
+ * reliable user messages (protocol.md §6): each connection carries one request and at most one
  * response, then it is closed. The adapters live in `src/transport/`.
  *
  * Contract every adapter keeps:

@@ -1,5 +1,5 @@
 /**
- * CRC-32 (IEEE 802.3, the zlib polynomial) for memberlist's `hasCrc` wrapper (spec §3.4).
+ * CRC-32 (IEEE 802.3, the zlib polynomial) for memberlist's `hasCrc` wrapper (protocol.md §3.4).
  *
  * @module
  */

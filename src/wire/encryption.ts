@@ -1,5 +1,5 @@
 /**
- * memberlist's AES-GCM blob (spec §3.3, §6.2), over WebCrypto:
+ * memberlist's AES-GCM blob (protocol.md §3.3, §6.2), over WebCrypto:
  *
  * ```
  * +-----+--------------+------------------------------------+---------+

@@ -1,5 +1,5 @@
 /**
- * The encryption keyring (spec §3.3): an ordered set of AES keys. The first is the
+ * The encryption keyring (protocol.md §3.3): an ordered set of AES keys. The first is the
  * *primary* key, the only one used to encrypt; decryption tries every key in order. Keys can
  * be added, promoted and removed at run time, which is how a cluster rotates its key without
  * downtime: add the new key everywhere, `use` it everywhere, then remove the old one.

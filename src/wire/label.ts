@@ -1,5 +1,5 @@
 /**
- * The label header of memberlist ≥ 0.3 (spec §3.2): `0xF4`, a length byte (1..255) and the
+ * The label header of memberlist ≥ 0.3 (protocol.md §3.2): `0xF4`, a length byte (1..255) and the
  * label's bytes. On packets it is the outermost layer; on streams only the dialer writes it,
  * once, before the stream message. With encryption the label bytes are also GCM additional
  * data. An empty label means "no header at all"; 0.2.x nodes know no labels.

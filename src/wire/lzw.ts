@@ -1,6 +1,6 @@
 /**
  * LZW as Go's `compress/lzw` does it with `LSB` bit order and 8-bit literals — the GIF
- * flavour memberlist uses for its `compress` message (spec §3.5).
+ * flavour memberlist uses for its `compress` message (protocol.md §3.5).
  *
  * Codes: literals 0–255, Clear 256, End-of-information (EOI) 257, dictionary codes from 258.
  * Codes start 9 bits wide and grow to 12; they are packed least-significant bit first.

@@ -1,5 +1,5 @@
 /**
- * The msgpack dialect memberlist speaks (spec §4), hand-written.
+ * The msgpack dialect memberlist speaks (protocol.md §4), hand-written.
  *
  * Encoding follows Go's go-msgpack 0.5.x byte for byte: strings *and* byte slices use the
  * raw/str family (fixstr, str16 `da`, str32 `db`; never str8 `d9`, never bin), nil `c0` for

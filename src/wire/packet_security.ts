@@ -1,5 +1,5 @@
 /**
- * The two outermost packet layers (spec §3.1 steps 3–4, §3.2, §3.3): encryption, then the
+ * The two outermost packet layers (protocol.md §3.1 steps 3–4, §3.2, §3.3): encryption, then the
  * label header outside it. {@linkcode createPacketSecurity} returns a small object the node
  * shell runs every outgoing datagram through after framing (`seal`) and every incoming one
  * through before decoding (`open`).

@@ -1,5 +1,5 @@
 /**
- * The security settings packets and streams share (spec §3.1–3.3, §6.1–6.2): a keyring for
+ * The security settings packets and streams share (protocol.md §3.1–3.3, §6.1–6.2): a keyring for
  * AES-GCM, a cluster label, and memberlist's rolling-upgrade switches.
  *
  * @module

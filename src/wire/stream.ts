@@ -1,5 +1,5 @@
 /**
- * Stream messages on the wire (spec §6): framing in both directions and the high-level
+ * Stream messages on the wire (protocol.md §6): framing in both directions and the high-level
  * {@linkcode readStreamMessage} / {@linkcode writeStreamMessage}.
  *
  * A stream message, outermost first:
@@ -14,7 +14,7 @@
  * Reading is incremental (the body of a plain message is decoded object by object straight
  * off the connection) and bounded: 20 MiB on the wire, 40 MiB decompressed, memberlist's
  * header limits, and an optional deadline. Bad bytes reject with {@linkcode DecodeError}; an
- * acceptor answers them with an `err` message (spec §6.1). A deadline rejects with
+ * acceptor answers them with an `err` message (protocol.md §6.1). A deadline rejects with
  * `StreamError` `timeout` after closing the connection.
  *
  * @module

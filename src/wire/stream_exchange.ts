@@ -1,5 +1,5 @@
 /**
- * One memberlist stream exchange from either end (spec §6.1, §6.4–6.6): a connection carries
+ * One memberlist stream exchange from either end (protocol.md §6.1, §6.4–6.6): a connection carries
  * one request and at most one reply, then it is closed.
  *
  * - {@linkcode streamRequest}: dial, send a push/pull, a ping or a user message, read and

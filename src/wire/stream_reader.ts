@@ -1,5 +1,5 @@
 /**
- * Incremental reading of a stream message (spec §6.8): memberlist writes a type byte and then
+ * Incremental reading of a stream message (protocol.md §6.8): memberlist writes a type byte and then
  * msgpack objects back to back with no length prefix (and keeps its write side open while it
  * waits for the reply, so EOF can't delimit anything). A {@linkcode StreamReader} buffers the
  * chunks a {@linkcode StreamConn} delivers and decodes one msgpack object at a time with the
