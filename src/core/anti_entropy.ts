@@ -1,7 +1,7 @@
 /**
  * Anti-entropy and joining: announcing ourselves to seeds, full-state exchange (push/pull over
  * streams, or table feeds over datagrams), and periodic re-announcement that heals
- * partitions (spec §6.4, §7.6, §12, §13).
+ * partitions (protocol.md §6.4, §7.6, §12, §13).
  *
  * @module
  */
@@ -14,13 +14,16 @@ import {
   leftRumour,
   liveAt,
   nextSeq,
+  packerFor,
   pingFrom,
 } from "./context.ts";
-import { type Dissemination, MAX_COMPOUND_PARTS } from "./dissemination.ts";
-import { type MemberRecord, STATE_CODE } from "./member.ts";
-import type { NodeState, Ping } from "./messages.ts";
+import { type MemberRecord, STATE_CODE, StateCode } from "./member.ts";
+import type { NodeState, Ping, PushPull } from "./messages.ts";
 import { randomInt, shuffle } from "./rng.ts";
 import type { Rumours } from "./rumours.ts";
+import { compatibleVersions } from "./versions.ts";
+
+const NO_USER_STATE = new Uint8Array(0);
 
 const MAX_FEED_PACKETS = 64;
 const FEED_WINDOW = 1000;
@@ -31,13 +34,11 @@ const SEED_ONLY_ATTEMPTS = 3;
 /** Joining, full-state sync and re-announcement. */
 export class AntiEntropy {
   readonly #ctx: Context;
-  readonly #diss: Dissemination;
   readonly #rumours: Rumours;
 
-  /** Anti-entropy for `ctx`, sending through `diss`, merging through `rumours`. */
-  constructor(ctx: Context, diss: Dissemination, rumours: Rumours) {
+  /** Anti-entropy for `ctx`, merging through `rumours`. */
+  constructor(ctx: Context, rumours: Rumours) {
     this.#ctx = ctx;
-    this.#diss = diss;
     this.#rumours = rumours;
   }
 
@@ -46,23 +47,16 @@ export class AntiEntropy {
     const cfg = this.#ctx.cfg;
     if (cfg.pushPullInterval > 0) {
       this.#ctx.out.schedule(
-        { kind: "sync", token: ++this.#syncToken },
+        { kind: "sync", token: this.#ctx.timers.arm("sync") },
         randomInt(this.#ctx.rng, cfg.pushPullInterval),
       );
     }
     if (cfg.reannounceInterval > 0) {
       this.#ctx.out.schedule(
-        { kind: "reannounce", token: ++this.#reannounceToken },
+        { kind: "reannounce", token: this.#ctx.timers.arm("reannounce") },
         cfg.reannounceInterval + randomInt(this.#ctx.rng, cfg.reannounceInterval),
       );
     }
-  }
-
-  /** Handle an anti-entropy timer; false if it is not ours or stale. */
-  handleTimer(kind: "join" | "sync" | "reannounce", token: number, attempt = 0): void {
-    if (kind === "join" && token === this.#joinToken) this.onJoinTimer(attempt);
-    if (kind === "sync" && token === this.#syncToken) this.onSyncTimer();
-    if (kind === "reannounce" && token === this.#reannounceToken) this.onReannounce();
   }
 
   /** Is `p` an announce: a ping addressed to no name, from another shoal member? */
@@ -85,19 +79,13 @@ export class AntiEntropy {
     this.#joinSeqs.clear();
   }
 
-  #joinToken = 0;
-
   /** A full state arrived (or we have no seeds); false while the join keeps announcing. */
   #joined = true;
 
   /** Sequence numbers of our join announces still unanswered (bounded). */
   readonly #joinSeqs = new Set<number>();
 
-  #syncToken = 0;
-
   #feedTimes: number[] = [];
-
-  #reannounceToken = 0;
 
   #seeds: PeerAddress[] = [];
 
@@ -111,14 +99,18 @@ export class AntiEntropy {
   join(seeds: readonly PeerAddress[]): void {
     this.#seeds = [...seeds];
     this.#joined = this.#seeds.length === 0;
-    if (!this.#joined) this.#attemptJoin(++this.#joinToken, 0);
+    if (!this.#joined) this.#attemptJoin(this.#ctx.timers.arm("join"), 0);
   }
 
   /**
-   * Our whole table, ourselves included, for a full-state exchange (push/pull, spec §6.4).
+   * A push/pull carrying our whole table as it is now, ourselves included (protocol.md §6.4).
    * Addresses, metadata and versions are relayed exactly as announced.
    */
-  localState(): NodeState[] {
+  pushPull(join: boolean): PushPull {
+    return { type: "pushPull", join, states: this.#localState(), userState: NO_USER_STATE };
+  }
+
+  #localState(): NodeState[] {
     const out: NodeState[] = [];
     for (const m of this.#ctx.table.values()) {
       out.push({
@@ -135,19 +127,19 @@ export class AntiEntropy {
   }
 
   /**
-   * Merge a peer's full state (spec §7.6): alive entries are alive rumours, left entries
-   * leave rumours, suspect and dead entries only make the member suspect here. Refused
+   * Merge a peer's full state (protocol.md §7.6): alive entries are alive claims, left entries
+   * leave claims, suspect and dead entries only make the member suspect here. Refused
    * whole (and counted) if the protocol versions are incompatible.
    */
   mergeRemoteState(states: readonly NodeState[]): void {
-    if (!compatibleVersions(states, this.#ctx.table.values())) {
+    if (!compatibleVersions(versionedEntries(states, this.#ctx.table.values()))) {
       this.#ctx.stats.mergesRejected++;
       return;
     }
     this.#ctx.stats.merges++;
     this.#settleJoin();
     for (const s of states) {
-      if (s.state === 0) {
+      if (s.state === StateCode.alive) {
         this.#rumours.onAlive({
           type: "alive",
           incarnation: s.incarnation,
@@ -157,7 +149,7 @@ export class AntiEntropy {
           meta: s.meta,
           vsn: s.vsn,
         });
-      } else if (s.state === 3) {
+      } else if (s.state === StateCode.left) {
         this.#rumours.onDead({
           type: "dead",
           incarnation: s.incarnation,
@@ -188,7 +180,9 @@ export class AntiEntropy {
       const seqNo = this.sendAnnounce(to, member);
       if (this.#joinSeqs.size >= 64) this.#joinSeqs.clear();
       this.#joinSeqs.add(seqNo);
-      if (this.#ctx.streams) this.#ctx.out.push({ type: "pushPull", to, join: true });
+      if (this.#ctx.streams) {
+        this.#ctx.out.push({ type: "pushPull", to, request: this.pushPull(true) });
+      }
     }
     // Jittered, so the members of a mass restart do not retry in lock-step.
     const base = Math.min(this.#ctx.cfg.joinRetryMax, this.#ctx.cfg.probeInterval * 2 ** attempt);
@@ -204,11 +198,10 @@ export class AntiEntropy {
    */
   sendAnnounce(to: PeerAddress, member?: MemberRecord): number {
     const seqNo = nextSeq(this.#ctx);
-    const parts = [
-      this.#ctx.codec.encode(pingFrom(this.#ctx.self, seqNo, "")),
-      this.#ctx.codec.encode(aliveRumour(this.#ctx.self)),
-    ];
-    this.#ctx.out.send(to, this.#ctx.codec.frame(parts, { crc: this.#diss.crcFor(member) }));
+    const packer = packerFor(this.#ctx, member);
+    packer.add(this.#ctx.codec.encode(pingFrom(this.#ctx.self, seqNo, "")));
+    packer.add(this.#ctx.codec.encode(aliveRumour(this.#ctx.self)));
+    this.#ctx.out.send(to, packer.finish());
     return seqNo;
   }
 
@@ -227,40 +220,32 @@ export class AntiEntropy {
       return false;
     }
     this.#feedTimes.push(now);
-    const crc = this.#diss.crcFor(member);
-    const { header, perPart } = this.#diss.framing(crc);
-    const room = this.#ctx.cfg.udpBufferSize - this.#ctx.cfg.packetOverhead - header;
     const records = [...this.#ctx.table.values()].filter((m) => m.state !== "dead");
     shuffle(this.#ctx.rng, records);
     const selfIndex = records.indexOf(this.#ctx.self);
     if (selfIndex > 0) [records[0], records[selfIndex]] = [records[selfIndex], records[0]];
-    let parts: Uint8Array[] = [];
-    let used = 0, packets = 0;
-    const flush = () => {
-      if (parts.length) this.#ctx.out.send(to, this.#ctx.codec.frame(parts, { crc }));
-      parts = [];
-      used = 0;
-      packets++;
-    };
+    let packer = packerFor(this.#ctx, member);
+    let packets = 0;
     for (const m of records) {
       const bytes = this.#ctx.codec.encode(m.state === "left" ? leftRumour(m) : aliveRumour(m));
-      if (used + perPart + bytes.length > room || parts.length >= MAX_COMPOUND_PARTS) flush();
-      if (packets >= MAX_FEED_PACKETS) return true;
-      parts.push(bytes);
-      used += perPart + bytes.length;
+      if (packer.add(bytes)) continue;
+      this.#ctx.out.send(to, packer.finish());
+      if (++packets >= MAX_FEED_PACKETS) return true;
+      packer = packerFor(this.#ctx, member);
+      packer.add(bytes);
     }
-    flush();
+    if (packer.count > 0) this.#ctx.out.send(to, packer.finish());
     return true;
   }
 
-  onSyncTimer(): void {
+  onSyncTimer(token: number): void {
     const interval = syncInterval(this.#ctx.cfg.pushPullInterval, this.#ctx.table.size);
-    this.#ctx.out.schedule({ kind: "sync", token: this.#syncToken }, interval);
+    this.#ctx.out.schedule({ kind: "sync", token }, interval);
     if (this.#ctx.leaving) return;
     const [peer] = this.#ctx.table.sample(1, (m) => m.state === "alive" && m !== this.#ctx.self);
     if (!peer) return;
     if (this.#ctx.streams) {
-      this.#ctx.out.push({ type: "pushPull", to: addressOf(peer), join: false });
+      this.#ctx.out.push({ type: "pushPull", to: addressOf(peer), request: this.pushPull(false) });
       return;
     }
     this.sendFeed(addressOf(peer), peer);
@@ -272,9 +257,9 @@ export class AntiEntropy {
    * member, to one member we hold as dead, and to one live member. Whoever is really there
    * answers with its table, and stale views on either side are corrected (see `#correct`).
    */
-  onReannounce(): void {
+  onReannounce(token: number): void {
     this.#ctx.out.schedule(
-      { kind: "reannounce", token: this.#reannounceToken },
+      { kind: "reannounce", token },
       this.#ctx.cfg.reannounceInterval,
     );
     if (this.#ctx.leaving) return;
@@ -289,40 +274,23 @@ export class AntiEntropy {
     if (peer) this.sendAnnounce(addressOf(peer), peer);
   }
 
-  onJoinTimer(attempt: number): void {
+  onJoinTimer(token: number, attempt: number): void {
     if (this.#ctx.leaving || this.#joined) return;
-    this.#attemptJoin(this.#joinToken, attempt);
+    this.#attemptJoin(token, attempt);
   }
 }
 
-/** memberlist's pushPullScale (spec §12): the interval grows with log2(n) beyond 32 members. */
+/** memberlist's pushPullScale (protocol.md §12): the interval grows with log2(n) beyond 32 members. */
 export function syncInterval(interval: number, n: number): number {
   if (n <= 32) return interval;
   return interval * (Math.ceil(Math.log2(n) - Math.log2(32)) + 1);
 }
 
-/**
- * memberlist's protocol-version check before a merge (spec §7.6): every entry's current
- * versions must lie within the range all alive members understand.
- */
-function compatibleVersions(
+/** Every entry of a merge, remote and local, as the version check sees it. */
+function* versionedEntries(
   remote: readonly NodeState[],
   local: Iterable<MemberRecord>,
-): boolean {
-  let pMin = 0, pMax = 255, dMin = 0, dMax = 255;
-  const all: { vsn: Uint8Array; alive: boolean }[] = [];
-  for (const s of remote) all.push({ vsn: s.vsn, alive: s.state === 0 });
-  for (const m of local) all.push({ vsn: m.vsn, alive: m.state === "alive" });
-  for (const { vsn, alive } of all) {
-    if (!alive || vsn.length < 6) continue;
-    pMin = Math.max(pMin, vsn[0]);
-    pMax = Math.min(pMax, vsn[1]);
-    dMin = Math.max(dMin, vsn[3]);
-    dMax = Math.min(dMax, vsn[4]);
-  }
-  for (const { vsn } of all) {
-    const pCur = vsn.length >= 6 ? vsn[2] : 0, dCur = vsn.length >= 6 ? vsn[5] : 0;
-    if (pCur < pMin || pCur > pMax || dCur < dMin || dCur > dMax) return false;
-  }
-  return true;
+): Iterable<{ vsn: Uint8Array; alive: boolean }> {
+  for (const s of remote) yield { vsn: s.vsn, alive: s.state === StateCode.alive };
+  for (const m of local) yield { vsn: m.vsn, alive: m.state === "alive" };
 }

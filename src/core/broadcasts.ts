@@ -10,6 +10,8 @@
  * @module
  */
 
+import type { Packer } from "./codec.ts";
+
 /** A queued rumour. */
 interface Item {
   readonly key: string;
@@ -125,26 +127,24 @@ export class BroadcastQueue {
   }
 
   /**
-   * Take rumours for one packet: at most `maxCount`, whose `length + overhead` add up to at
-   * most `limit`. Each taken rumour counts a transmission and leaves the queue once it has
-   * been sent `transmitLimit` times. Cost: O(tiers + picked · log sizes), whatever the backlog.
+   * Add rumours to `packer` while they fit, keeping `reserve` bytes free. Each taken rumour
+   * counts a transmission and leaves the queue once it has been sent `transmitLimit` times.
+   * Cost: O(tiers + picked · log sizes), whatever the backlog.
    */
-  take(limit: number, overhead: number, maxCount: number, transmitLimit: number): Uint8Array[] {
-    const out: Uint8Array[] = [];
+  take(packer: Packer, reserve: number, transmitLimit: number): void {
     const taken: Item[] = [];
-    let room = limit;
     const levels = [...this.#tiers.keys()].sort((a, b) => a - b);
     for (const level of levels) {
       const tier = this.#tiers.get(level)!;
-      while (taken.length < maxCount && room > overhead) {
-        const item = tier.popFitting(room - overhead);
+      let room: number;
+      while ((room = packer.room(reserve)) > 0) {
+        const item = tier.popFitting(room);
         if (!item) break;
         taken.push(item);
-        out.push(item.bytes);
-        room -= overhead + item.bytes.length;
+        packer.add(item.bytes);
       }
       if (tier.live === 0) this.#tiers.delete(level);
-      if (taken.length >= maxCount || room <= overhead) break;
+      if (packer.room(reserve) <= 0) break;
     }
     for (const item of taken) {
       item.transmits++;
@@ -156,7 +156,6 @@ export class BroadcastQueue {
         this.#tier(item.transmits).push(item);
       }
     }
-    return out;
   }
 
   #tier(level: number): Tier {

@@ -54,19 +54,37 @@ export interface FrameOptions {
 }
 
 /**
+ * Packs encoded messages into one datagram within a byte budget (protocol.md §3.6). The codec
+ * owns the framing, so only it knows what each part costs.
+ */
+export interface Packer {
+  /** Messages packed so far. */
+  readonly count: number;
+  /** Bytes of the budget left for more messages and their framing. */
+  readonly free: number;
+  /**
+   * The largest message that still fits, keeping `reserve` bytes free; 0 when the datagram
+   * is full (also when it holds the most parts a compound may carry).
+   */
+  room(reserve?: number): number;
+  /**
+   * Add an encoded message if it fits; false (and nothing added) otherwise. The first message
+   * is always taken: a datagram carries at least one, and its sender sized it.
+   */
+  add(part: Uint8Array): boolean;
+  /** The datagram: one message as is, several as a compound; CRC framing outermost. */
+  finish(): Uint8Array;
+}
+
+/**
  * Encodes and decodes datagram payloads. Implementations must be pure and must throw only
  * {@linkcode DecodeError} from {@linkcode Codec.decodePacket}.
  */
 export interface Codec {
   /** Encode one message (type byte + body). */
   encode(message: Message): Uint8Array;
-  /**
-   * Build one datagram from already-encoded messages: a single part is sent as is, several
-   * become a compound. Optional framing (CRC) is applied outermost.
-   */
-  frame(parts: readonly Uint8Array[], options?: FrameOptions): Uint8Array;
-  /** Bytes a datagram of `parts` costs beyond the parts themselves, for `count` parts. */
-  overhead(count: number, options?: FrameOptions): number;
+  /** A packer for one datagram of at most `budget` bytes. */
+  packer(budget: number, options?: FrameOptions): Packer;
   /** Decode a received datagram into its messages (compound, compression and CRC unwrapped). */
   decodePacket(bytes: Uint8Array): Message[];
 }

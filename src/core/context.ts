@@ -7,7 +7,7 @@
 
 import { bytesToIp, type PeerAddress } from "./address.ts";
 import type { Awareness } from "./awareness.ts";
-import type { Codec } from "./codec.ts";
+import type { Codec, Packer } from "./codec.ts";
 import type { SwimConfig } from "./config.ts";
 import type { Effect, MembershipEventType, Timer } from "./effects.ts";
 import { isActive, type MemberRecord, snapshot } from "./member.ts";
@@ -15,6 +15,7 @@ import type { MemberTable } from "./membership.ts";
 import type { Alive, Dead, Ping } from "./messages.ts";
 import type { Rng } from "./rng.ts";
 import type { CoreStats } from "./stats.ts";
+import { acceptsCrc } from "./versions.ts";
 
 /** Collects the effects one input produces; the state machine drains it after each input. */
 export class Outbox {
@@ -82,12 +83,78 @@ export interface Context {
   readonly out: Outbox;
   /** The host can perform stream effects. */
   readonly streams: boolean;
+  /** The latest token of every armed timer. */
+  readonly timers: TimerTokens;
   /** True once we started leaving. */
   leaving: boolean;
-  /** Sender of the datagram being handled, if any. */
-  packetFrom: PeerAddress | undefined;
   /** Last sequence number used (probes and relays share it). */
   seq: number;
+}
+
+/**
+ * Timer tokens, the one way a stale timer is recognised. Arming a timer mints a token (counted
+ * per kind) and makes it the latest for the timer's key — its kind, plus the member for a
+ * suspicion or the sequence number for a relay. A firing is current only while its token is
+ * still the latest; re-arming or disarming the key makes earlier firings stale.
+ */
+export class TimerTokens {
+  readonly #latest = new Map<string, number>();
+  readonly #minted = new Map<Timer["kind"], number>();
+
+  /** A fresh token for `kind` (keyed `key`), superseding earlier ones under that key. */
+  arm(kind: Timer["kind"], key: string = kind): number {
+    const token = (this.#minted.get(kind) ?? 0) + 1;
+    this.#minted.set(kind, token);
+    this.#latest.set(key, token);
+    return token;
+  }
+
+  /** Make every pending firing under `key` stale. */
+  disarm(key: string): void {
+    this.#latest.delete(key);
+  }
+
+  /** Is `timer` the latest armed under its key? */
+  isCurrent(timer: Timer): boolean {
+    return this.#latest.get(timerKey(timer)) === timer.token;
+  }
+}
+
+/** The key a timer is armed under. */
+export function timerKey(timer: Timer): string {
+  switch (timer.kind) {
+    case "suspicion":
+      return suspicionKey(timer.node);
+    case "relayTimeout":
+      return relayKey(timer.seqNo);
+    default:
+      return timer.kind;
+  }
+}
+
+/** The key of the suspicion timer about `node`. */
+export function suspicionKey(node: string): string {
+  return `suspicion:${node}`;
+}
+
+/** The key of the timer of the relay under `seqNo`. */
+export function relayKey(seqNo: number): string {
+  return `relayTimeout:${seqNo}`;
+}
+
+/** The datagram budget: what a packet may carry once the host's own framing is paid. */
+export function datagramBudget(cfg: SwimConfig): number {
+  return cfg.udpBufferSize - cfg.packetOverhead;
+}
+
+/** Frame datagrams to `member` with a CRC (when we send CRCs and it accepts them). */
+export function crcFor(ctx: Context, member: MemberRecord | undefined): boolean {
+  return ctx.cfg.crcOutgoing && member !== undefined && acceptsCrc(member.vsn);
+}
+
+/** A packer for one datagram to `member` (or an address we know no member at). */
+export function packerFor(ctx: Context, member: MemberRecord | undefined): Packer {
+  return ctx.codec.packer(datagramBudget(ctx.cfg), { crc: crcFor(ctx, member) });
 }
 
 /** The next probe sequence number (uint32, wrapping). */

@@ -9,14 +9,12 @@
 
 import type { PeerAddress } from "./address.ts";
 import { BroadcastQueue, retransmitLimit } from "./broadcasts.ts";
-import { addressOf, type Context } from "./context.ts";
+import type { Packer } from "./codec.ts";
+import { addressOf, type Context, datagramBudget, packerFor } from "./context.ts";
 import { isActive, type MemberRecord } from "./member.ts";
 import type { Alive, Dead, Message, Suspect } from "./messages.ts";
 
-/** Most parts in one compound (0.2.2 mis-parses 128 and more). */
-export const MAX_COMPOUND_PARTS = 127;
-
-/** The rumour queues and the packet packer. */
+/** The rumour queues, and what fills each datagram. */
 export class Dissemination {
   readonly #ctx: Context;
 
@@ -32,12 +30,7 @@ export class Dissemination {
 
   /** Start the gossip ticker (after a random delay). */
   start(initialDelay: number): void {
-    this.#ctx.out.schedule({ kind: "gossip", token: ++this.#gossipToken }, initialDelay);
-  }
-
-  /** Is `token` the current gossip ticker's? */
-  isCurrent(token: number): boolean {
-    return token === this.#gossipToken;
+    this.#ctx.out.schedule({ kind: "gossip", token: this.#ctx.timers.arm("gossip") }, initialDelay);
   }
 
   readonly #queue = new BroadcastQueue();
@@ -47,15 +40,13 @@ export class Dissemination {
 
   #userBroadcastId = 0;
 
-  #gossipToken = 0;
-
   /**
    * Gossip `payload` to the cluster, piggy-backed like membership rumours but from a share of
    * every packet reserved for it. As memberlist's delegate broadcasts, it is sent
    * `retransmitMult · ceil(log10(n + 1))` times by this member only; receivers do not relay.
    */
   broadcast(payload: Uint8Array): void {
-    const room = this.#ctx.cfg.udpBufferSize - this.#ctx.cfg.packetOverhead - 8;
+    const room = datagramBudget(this.#ctx.cfg) - 8;
     if (payload.length === 0 || payload.length > room) {
       throw new RangeError(`a broadcast holds 1 to ${room} bytes, got ${payload.length}`);
     }
@@ -63,11 +54,8 @@ export class Dissemination {
     this.#userQueue.enqueue(`u${this.#userBroadcastId++}`, bytes);
   }
 
-  onGossipTick(): void {
-    this.#ctx.out.schedule(
-      { kind: "gossip", token: this.#gossipToken },
-      this.#ctx.cfg.gossipInterval,
-    );
+  onGossipTick(token: number): void {
+    this.#ctx.out.schedule({ kind: "gossip", token }, this.#ctx.cfg.gossipInterval);
     if (this.#queue.size === 0 && this.#userQueue.size === 0) return;
     const now = this.#ctx.now();
     const deadWindow = this.#ctx.cfg.gossipToTheDeadTime;
@@ -78,27 +66,22 @@ export class Dissemination {
         (isActive(m.state) || (m.state === "dead" && now - m.stateChangedAt < deadWindow)),
     );
     for (const target of targets) {
-      const crc = this.crcFor(target);
-      const { header, perPart } = this.framing(crc);
-      const room = this.#ctx.cfg.udpBufferSize - this.#ctx.cfg.packetOverhead - header;
-      const parts = this.#rumoursFor(room, perPart, MAX_COMPOUND_PARTS);
-      if (parts.length === 0) break;
-      this.#ctx.out.send(addressOf(target), this.#ctx.codec.frame(parts, { crc }));
+      const packer = packerFor(this.#ctx, target);
+      this.#fill(packer);
+      if (packer.count === 0) break;
+      this.#ctx.out.send(addressOf(target), packer.finish());
     }
   }
 
   /**
-   * Fill `room` bytes of a packet: membership rumours first, but a quarter of the room is held
+   * Fill the rest of a datagram: membership rumours first, but a quarter of the room is held
    * for application broadcasts when any are queued, and they also get whatever is left.
    */
-  #rumoursFor(room: number, perPart: number, maxParts: number): Uint8Array[] {
+  #fill(packer: Packer): void {
     const limit = this.#retransmitLimit();
-    const reserved = this.#userQueue.size > 0 ? Math.floor(room / 4) : 0;
-    const own = this.#queue.take(room - reserved, perPart, maxParts, limit);
-    if (this.#userQueue.size === 0) return own;
-    const used = own.reduce((sum, p) => sum + perPart + p.length, 0);
-    const user = this.#userQueue.take(room - used, perPart, maxParts - own.length, limit);
-    return own.concat(user);
+    const reserved = this.#userQueue.size > 0 ? Math.floor(packer.free / 4) : 0;
+    this.#queue.take(packer, reserved, limit);
+    if (this.#userQueue.size > 0) this.#userQueue.take(packer, 0, limit);
   }
 
   gossip(key: string, rumour: Alive | Suspect | Dead, settle?: () => void): void {
@@ -109,20 +92,9 @@ export class Dissemination {
     return retransmitLimit(this.#ctx.cfg.retransmitMult, this.#ctx.table.size);
   }
 
-  crcFor(member: MemberRecord | undefined): boolean {
-    return this.#ctx.cfg.crcOutgoing && member !== undefined && member.vsn[1] >= 5;
-  }
-
-  /** Fixed bytes of a compound frame, and the extra bytes each part costs. */
-  framing(crc: boolean): { header: number; perPart: number } {
-    const two = this.#ctx.codec.overhead(2, { crc });
-    const perPart = this.#ctx.codec.overhead(3, { crc }) - two;
-    return { header: two - 2 * perPart, perPart };
-  }
-
   /**
    * Send `message` to a member or address, filling the rest of the datagram with queued
-   * rumours (piggy-backing, spec §11.3) without exceeding `udpBufferSize`.
+   * rumours when `piggyback` (protocol.md §11.3). `member` is who we know at an address.
    */
   sendTo(
     to: MemberRecord | PeerAddress,
@@ -132,17 +104,9 @@ export class Dissemination {
   ): void {
     const target = "name" in to ? to : member;
     const address = "name" in to ? addressOf(to) : to;
-    const crc = this.crcFor(target);
-    const bytes = this.#ctx.codec.encode(message);
-    const parts = [bytes];
-    if (piggyback && (this.#queue.size > 0 || this.#userQueue.size > 0)) {
-      const { header, perPart } = this.framing(crc);
-      const room = this.#ctx.cfg.udpBufferSize - this.#ctx.cfg.packetOverhead - header - perPart -
-        bytes.length;
-      parts.push(
-        ...this.#rumoursFor(room, perPart, MAX_COMPOUND_PARTS - 1),
-      );
-    }
-    this.#ctx.out.send(address, this.#ctx.codec.frame(parts, { crc }));
+    const packer = packerFor(this.#ctx, target);
+    packer.add(this.#ctx.codec.encode(message));
+    if (piggyback && (this.#queue.size > 0 || this.#userQueue.size > 0)) this.#fill(packer);
+    this.#ctx.out.send(address, packer.finish());
   }
 }

@@ -2,27 +2,30 @@
  * What the core asks its host to do. Handlers return effects; the host performs them.
  * Timers are data: the host delivers each scheduled {@linkcode Timer} back to the core
  * after its delay, possibly late; stale timers are recognised by their tokens and ignored,
- * so nothing is ever cancelled (the foca model).
+ * so nothing is ever cancelled (the foca model; `TimerTokens` in `context.ts` keeps the latest).
  *
  * @module
  */
 
 import type { PeerAddress } from "./address.ts";
 import type { Member } from "./member.ts";
-import type { Ping } from "./messages.ts";
+import type { Ping, PushPull } from "./messages.ts";
 
-/** A timer the core wants delivered back after a delay. */
+/**
+ * A timer the core wants delivered back after a delay. Each carries the token it was armed
+ * with; a firing whose token is no longer the latest for its timer is stale and ignored.
+ */
 export type Timer =
   /** Start the next probe (and conclude the previous one). */
   | { readonly kind: "probe"; readonly token: number }
-  /** The direct ack for probe `seqNo` is overdue: go indirect. */
-  | { readonly kind: "probeTimeout"; readonly seqNo: number }
+  /** The direct ack for the current probe is overdue: go indirect. */
+  | { readonly kind: "probeTimeout"; readonly token: number }
   /** Run a gossip round. */
   | { readonly kind: "gossip"; readonly token: number }
   /** A suspicion about `node` may have expired. */
-  | { readonly kind: "suspicion"; readonly node: string; readonly token: number }
-  /** An indirect probe we relay for someone has run out of time. */
-  | { readonly kind: "relayTimeout"; readonly seqNo: number }
+  | { readonly kind: "suspicion"; readonly token: number; readonly node: string }
+  /** The indirect probe we relay under `seqNo` has run out of time. */
+  | { readonly kind: "relayTimeout"; readonly token: number; readonly seqNo: number }
   /** Exchange full state with a random member (anti-entropy). */
   | { readonly kind: "sync"; readonly token: number }
   /** Announce ourselves again to seeds we do not see (partition healing). */
@@ -62,12 +65,13 @@ export type Effect =
   /** A local announcement (leave or metadata update) has finished spreading. */
   | { readonly type: "settled"; readonly what: "leave" | "meta"; readonly incarnation: number }
   /**
-   * Exchange full state with `to` over a stream (push/pull, spec §6.4): send
-   * `Swim.localState()`, then feed the reply to `Swim.mergeRemoteState()`.
+   * Exchange full state with `to` over a stream (push/pull, protocol.md §6.4): send `request`
+   * (our state when the effect was emitted), then hand the reply to
+   * `Swim.handlePushPullReply()`.
    */
-  | { readonly type: "pushPull"; readonly to: PeerAddress; readonly join: boolean }
+  | { readonly type: "pushPull"; readonly to: PeerAddress; readonly request: PushPull }
   /**
-   * The fallback probe over a stream (spec §8.4): send `ping`, expect an ack with its
+   * The fallback probe over a stream (protocol.md §8.4): send `ping`, expect an ack with its
    * `seqNo` within `timeout` ms, report with `Swim.handleStreamPingResult()`.
    */
   | {

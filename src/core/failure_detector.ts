@@ -1,5 +1,5 @@
 /**
- * Failure detection (spec §8): the probe cycle. Ping a member; without an ack after the probe
+ * Failure detection (protocol.md §8): the probe cycle. Ping a member; without an ack after the probe
  * timeout, ask `indirectChecks` others to ping it (and try a stream when the host has one);
  * without any ack by the end of the probe period it becomes suspect. Also answers pings and
  * relays indirect probes for others.
@@ -12,7 +12,9 @@ import {
   addressOf,
   type Context,
   nextSeq,
+  packerFor,
   pingFrom,
+  relayKey,
   replyAddress,
   safeIp,
   scaled,
@@ -22,6 +24,7 @@ import type { MemberRecord } from "./member.ts";
 import type { Ack, IndirectPing, Nack, Ping, Suspect } from "./messages.ts";
 import { observeRtt } from "./stats.ts";
 import type { Rumours } from "./rumours.ts";
+import { answersStreamPings, sendsNacks } from "./versions.ts";
 
 interface Probe {
   readonly seqNo: number;
@@ -58,19 +61,12 @@ export class FailureDetector {
 
   /** Start probing (after a random delay). */
   start(initialDelay: number): void {
-    this.#ctx.out.schedule({ kind: "probe", token: ++this.#probeToken }, initialDelay);
-  }
-
-  /** Is `token` the current probe ticker's? */
-  isCurrent(token: number): boolean {
-    return token === this.#probeToken;
+    this.#ctx.out.schedule({ kind: "probe", token: this.#ctx.timers.arm("probe") }, initialDelay);
   }
 
   readonly #relays = new Map<number, Relay>();
 
   #probe: Probe | undefined;
-
-  #probeToken = 0;
 
   /** The outcome of a `streamPing` effect: `ok` when the ack arrived in time. */
   handleStreamPingResult(seqNo: number, ok: boolean): void {
@@ -78,12 +74,12 @@ export class FailureDetector {
     if (ok && probe && probe.seqNo === seqNo) probe.fallbackAcked = true;
   }
 
-  onProbeTick(): void {
+  onProbeTick(token: number): void {
     this.#concludeProbe();
     if (this.#ctx.leaving) return;
     // The next tick's delay is the current probe period: stretched when our health is poor.
     this.#ctx.out.schedule(
-      { kind: "probe", token: this.#probeToken },
+      { kind: "probe", token },
       scaled(this.#ctx, this.#ctx.cfg.probeInterval),
     );
     const target = this.#ctx.table.nextProbeTarget((m) => this.#reapable(m));
@@ -108,23 +104,24 @@ export class FailureDetector {
         node: target.name,
         from: this.#ctx.self.name,
       };
-      const parts = [this.#ctx.codec.encode(ping), this.#ctx.codec.encode(accusation)];
-      this.#ctx.out.send(
-        addressOf(target),
-        this.#ctx.codec.frame(parts, { crc: this.#diss.crcFor(target) }),
-      );
+      const packer = packerFor(this.#ctx, target);
+      packer.add(this.#ctx.codec.encode(ping));
+      packer.add(this.#ctx.codec.encode(accusation));
+      this.#ctx.out.send(addressOf(target), packer.finish());
     } else {
       this.#diss.sendTo(target, ping, true);
     }
     this.#ctx.out.schedule(
-      { kind: "probeTimeout", seqNo },
+      { kind: "probeTimeout", token: this.#ctx.timers.arm("probeTimeout") },
       scaled(this.#ctx, this.#ctx.cfg.probeTimeout),
     );
   }
 
-  onProbeTimeout(seqNo: number): void {
+  /** The direct ack of the current probe is overdue. */
+  onProbeTimeout(): void {
     const probe = this.#probe;
-    if (!probe || probe.seqNo !== seqNo || probe.acked) return;
+    if (!probe || probe.acked) return;
+    const seqNo = probe.seqNo;
     const target = this.#ctx.table.get(probe.target);
     if (!target) return;
     const helpers = this.#ctx.table.sample(
@@ -132,7 +129,7 @@ export class FailureDetector {
       (m) => m.state === "alive" && m !== this.#ctx.self && m !== target,
     );
     for (const helper of helpers) {
-      const nack = helper.vsn[1] >= 4;
+      const nack = sendsNacks(helper.vsn);
       if (nack) probe.expectedNacks++;
       const req: IndirectPing = {
         type: "indirectPing",
@@ -148,9 +145,9 @@ export class FailureDetector {
       this.#ctx.stats.indirectProbes++;
       this.#diss.sendTo(helper, req, true);
     }
-    // Meanwhile the same ping over a stream, for members that answer those (spec §8.4): a
+    // Meanwhile the same ping over a stream, for members that answer those (protocol.md §8.4): a
     // lossy or filtered datagram path then does not make a healthy member suspect.
-    if (this.#ctx.streams && this.#ctx.cfg.tcpPings && target.vsn[1] >= 3) {
+    if (this.#ctx.streams && this.#ctx.cfg.tcpPings && answersStreamPings(target.vsn)) {
       const deadline = probe.startedAt + scaled(this.#ctx, this.#ctx.cfg.probeInterval);
       this.#ctx.out.push({
         type: "streamPing",
@@ -188,15 +185,23 @@ export class FailureDetector {
     });
   }
 
-  onPing(p: Ping, from: PeerAddress): void {
+  /**
+   * The answer to a ping, over a datagram or a stream: an ack when it is for us (addressed to
+   * our name or to no name), else nothing (counted).
+   */
+  answerPing(p: Ping): Ack | null {
     if (p.node !== "" && p.node !== this.#ctx.self.name) {
       this.#ctx.stats.unexpectedPings++;
-      return;
+      return null;
     }
-    const to = replyAddress(p, from);
+    return { type: "ack", seqNo: p.seqNo, payload: null };
+  }
+
+  onPing(p: Ping, from: PeerAddress): void {
+    const ack = this.answerPing(p);
+    if (!ack) return;
     const member = p.sourceNode ? this.#ctx.table.get(p.sourceNode) : undefined;
-    const ack: Ack = { type: "ack", seqNo: p.seqNo, payload: null };
-    this.#diss.sendTo(to, ack, true, member);
+    this.#diss.sendTo(replyAddress(p, from), ack, true, member);
   }
 
   onIndirectPing(req: IndirectPing, from: PeerAddress): void {
@@ -222,7 +227,7 @@ export class FailureDetector {
     // Nack a little before our own probe timeout so the nack reaches the requester before its
     // probe period ends (its indirect probes went out one probe timeout into the period).
     this.#ctx.out.schedule(
-      { kind: "relayTimeout", seqNo },
+      { kind: "relayTimeout", token: this.#ctx.timers.arm("relayTimeout", relayKey(seqNo)), seqNo },
       Math.floor(this.#ctx.cfg.probeTimeout * 0.8),
     );
   }
@@ -241,7 +246,7 @@ export class FailureDetector {
     }
     const relay = this.#relays.get(ack.seqNo);
     if (!relay) return;
-    this.#relays.delete(ack.seqNo);
+    this.#endRelay(ack.seqNo);
     this.#diss.sendTo(
       relay.requester,
       { type: "ack", seqNo: relay.requesterSeq, payload: null },
@@ -260,10 +265,15 @@ export class FailureDetector {
   onRelayTimeout(seqNo: number): void {
     const relay = this.#relays.get(seqNo);
     if (!relay) return;
-    this.#relays.delete(seqNo);
+    this.#endRelay(seqNo);
     if (relay.nack) {
       this.#diss.sendTo(relay.requester, { type: "nack", seqNo: relay.requesterSeq }, true);
     }
+  }
+
+  #endRelay(seqNo: number): void {
+    this.#relays.delete(seqNo);
+    this.#ctx.timers.disarm(relayKey(seqNo));
   }
 
   #reapable(m: MemberRecord): boolean {

@@ -162,3 +162,21 @@ export interface NodeState {
   /** Protocol versions (6 bytes, or empty when a peer omitted them). */
   readonly vsn: Uint8Array;
 }
+
+/** A full-state exchange over a stream (protocol.md §6.4): request and reply have this shape. */
+export interface PushPull {
+  /** Message discriminator. */
+  readonly type: "pushPull";
+  /** Part of a join (the reply echoes the request's value). */
+  readonly join: boolean;
+  /** The sender's whole member table, itself included. */
+  readonly states: readonly NodeState[];
+  /** Opaque delegate state (`LocalState`); empty when there is none. */
+  readonly userState: Uint8Array;
+}
+
+/** What a dialer may ask over a stream: a full-state exchange, the fallback probe, a user message. */
+export type StreamRequest = PushPull | Ping | UserMessage;
+
+/** What an acceptor answers: a push/pull with its own state, or the ack of a ping. */
+export type StreamReply = PushPull | Ack;

@@ -1,20 +1,23 @@
 /**
- * The membership rules (spec §7) and suspicion timers (§9): the only place a member's state
- * changes. Alive, suspect and dead rumours are applied with incarnation precedence
- * (`alive(i) < suspect(i) < alive(i+1)`, dead and left win at ≥ the known incarnation), our own
- * accusations are refuted, and stale views are corrected (recovery).
+ * The membership rules (protocol.md §7) and suspicion timers (§9): the only place a member's
+ * state changes. Every claim — a rumour, a full-state entry, a local decision — is judged by
+ * {@linkcode judge} (precedence.ts) and applied by one mutation; the reactions (gossip, events,
+ * refutation, correcting stale views) follow from the verdict.
  *
  * @module
  */
 
+import type { PeerAddress } from "./address.ts";
 import type { Context } from "./context.ts";
-import { aliveRumour, leftRumour, safeIp } from "./context.ts";
+import { aliveRumour, leftRumour, safeIp, suspicionKey } from "./context.ts";
 import { bytesEqual, type MemberRecord } from "./member.ts";
 import type { Alive, Dead, Suspect } from "./messages.ts";
+import { type Claim, judge, mayMove, outbid } from "./precedence.ts";
 import { Suspicion, suspicionBounds } from "./suspicion.ts";
 import type { Dissemination } from "./dissemination.ts";
+import { impossibleRange } from "./versions.ts";
 
-/** Applies rumours to the member table. */
+/** Applies claims to the member table. */
 export class Rumours {
   readonly #ctx: Context;
   readonly #diss: Dissemination;
@@ -27,7 +30,7 @@ export class Rumours {
 
   /** Drop any suspicion of `name` (the member is being forgotten). */
   forget(name: string): void {
-    this.#suspicions.delete(name);
+    this.#endSuspicion(name);
   }
 
   readonly #suspicions = new Map<string, Suspicion>();
@@ -40,8 +43,6 @@ export class Rumours {
   /** "member@sender" → when we last answered that sender's stale accusation. */
   readonly #answered = new Map<string, number>();
 
-  #suspicionToken = 0;
-
   /**
    * Confirm the death of a member held as `unreachable` (with `confirmDeaths`), declaring it
    * dead and gossiping that. Returns false if the member is not unreachable.
@@ -49,7 +50,6 @@ export class Rumours {
   confirmDead(name: string): boolean {
     const m = this.#ctx.table.get(name);
     if (!m || m.state !== "unreachable") return false;
-    m.state = "suspect"; // dead outranks suspect at the same incarnation
     this.#ctx.stats.deadDeclared++;
     this.onDead({
       type: "dead",
@@ -60,93 +60,85 @@ export class Rumours {
     return true;
   }
 
-  onAlive(a: Alive): void {
+  /**
+   * Replace our metadata under a new incarnation, gossiped; settles as `"meta"` once spread.
+   * Returns the new incarnation.
+   */
+  updateMeta(meta: Uint8Array | null): number {
     const self = this.#ctx.self;
-    const isSelf = a.node === self.name;
-    if (!a.node) return;
-    if (isSelf && this.#ctx.leaving) return;
-    if (a.vsn.length >= 3 && (a.vsn[0] === 0 || a.vsn[1] === 0 || a.vsn[0] > a.vsn[1])) return;
-    let m = this.#ctx.table.get(a.node);
-    let addressChanged = false;
+    this.#reincarnate();
+    self.meta = meta;
+    const inc = self.incarnation;
+    this.#diss.gossip(self.name, aliveRumour(self), () => this.#ctx.out.settled("meta", inc));
+    this.#ctx.out.emit("update", self);
+    return inc;
+  }
+
+  /** An alive claim, from a datagram sent by `from` or a full-state merge (no `from`). */
+  onAlive(a: Alive, from?: PeerAddress): void {
+    const ctx = this.#ctx;
+    if (!a.node || impossibleRange(a.vsn)) return;
+    const claim: Claim = { state: "alive", incarnation: a.incarnation };
+    let m = ctx.table.get(a.node);
+    if (m === ctx.self) return this.#aliveAboutSelf(a, claim);
     if (!m) {
-      if (a.incarnation === 0) return;
+      const host = safeIp(a.addr);
+      if (judge(undefined, claim) !== "newer" || !host) return;
       m = {
         name: a.node,
         addr: a.addr,
-        host: safeIp(a.addr),
+        host,
         port: a.port,
         meta: a.meta,
         vsn: a.vsn,
         incarnation: 0,
         state: "dead",
-        stateChangedAt: this.#ctx.now(),
+        stateChangedAt: ctx.now(),
       };
-      if (!m.host) return;
-      this.#ctx.table.add(m);
+      ctx.table.add(m);
     } else if (!bytesEqual(m.addr, a.addr) || m.port !== a.port) {
-      if (isSelf) {
-        // Someone announces our name from elsewhere: out-bid it so our address wins.
-        if (a.incarnation >= self.incarnation) this.refute(a.incarnation);
+      if (!mayMove(ctx.cfg.conflictPolicy, m, claim)) {
+        ctx.stats.conflicts++;
+        ctx.out.emit("conflict", m, { address: safeIp(a.addr), port: a.port });
         return;
       }
-      if (!this.#mayMove(m, a)) {
-        this.#ctx.stats.conflicts++;
-        this.#ctx.out.emit("conflict", m, { address: safeIp(a.addr), port: a.port });
-        return;
-      }
-      addressChanged = true;
-    }
-    if (!isSelf && !addressChanged && a.incarnation <= m.incarnation) {
-      this.#correct(m, a);
-      return;
-    }
-    if (isSelf && a.incarnation < m.incarnation) return;
-    this.#suspicions.delete(a.node);
-    if (isSelf) {
-      if (
-        a.incarnation === self.incarnation && bytesEqual(a.meta, self.meta) &&
-        bytesEqual(a.vsn, self.vsn)
-      ) return;
-      this.refute(a.incarnation);
-      return;
-    }
-    this.#diss.gossip(a.node, a);
-    const wasState = m.state;
-    const metaChanged = !bytesEqual(m.meta, a.meta);
-    if (addressChanged) {
       m.addr = a.addr;
       m.host = safeIp(a.addr) || m.host;
+    } else {
+      const verdict = judge(m, claim);
+      if (verdict === "stale") this.#correct(m, a, from);
+      if (verdict !== "newer") return;
     }
+    this.#endSuspicion(a.node);
+    this.#diss.gossip(a.node, a);
+    const was = m.state;
+    const metaChanged = !bytesEqual(m.meta, a.meta);
     m.port = a.port;
     m.meta = a.meta;
     if (a.vsn.length === 6) m.vsn = a.vsn;
-    m.incarnation = a.incarnation;
-    if (wasState !== "alive") {
-      m.state = "alive";
-      m.stateChangedAt = this.#ctx.now();
-    }
-    if (wasState === "dead" || wasState === "left") {
-      this.#ctx.out.emit("join", m);
+    this.#set(m, claim);
+    if (was === "dead" || was === "left") {
+      ctx.out.emit("join", m);
       this.#welcome(m);
-    } else if (wasState === "suspect" || wasState === "unreachable") {
-      this.#ctx.out.emit("alive", m);
-      if (metaChanged) this.#ctx.out.emit("update", m);
+    } else if (was === "suspect" || was === "unreachable") {
+      ctx.out.emit("alive", m);
+      if (metaChanged) ctx.out.emit("update", m);
     } else if (metaChanged) {
-      this.#ctx.out.emit("update", m);
+      ctx.out.emit("update", m);
     }
   }
 
-  /** May `m` take the address announced in `a` (the configured conflict policy)? */
-  #mayMove(m: MemberRecord, a: Alive): boolean {
-    if (m.state === "left") return true;
-    switch (this.#ctx.cfg.conflictPolicy) {
-      case "reject":
-        return false;
-      case "replace-dead":
-        return m.state === "dead";
-      case "replace":
-        return a.incarnation > m.incarnation || m.state === "dead";
-    }
+  /**
+   * Someone announces us. Older than what we hold: ignored. An echo of our own alive: nothing
+   * to do. Anything else (another address, other metadata, a higher incarnation): refute.
+   */
+  #aliveAboutSelf(a: Alive, claim: Claim): void {
+    const self = this.#ctx.self;
+    if (this.#ctx.leaving || judge(self, claim) === "stale") return;
+    const echo = bytesEqual(self.addr, a.addr) && self.port === a.port &&
+      a.incarnation === self.incarnation && bytesEqual(a.meta, self.meta) &&
+      bytesEqual(a.vsn, self.vsn);
+    if (!echo) this.refute(a.incarnation);
   }
 
   /**
@@ -156,13 +148,10 @@ export class Rumours {
    * it refutes and rejoins at once instead of staying invisible (memberlist#311).
    * Rate-limited to once per probe interval per member.
    */
-  #correct(m: MemberRecord, a: Alive): void {
-    const stale = a.incarnation < m.incarnation ||
-      (a.incarnation === m.incarnation && m.state !== "alive");
-    if (!stale || this.#ctx.leaving) return;
+  #correct(m: MemberRecord, a: Alive, from: PeerAddress | undefined): void {
+    if (this.#ctx.leaving) return;
     // Lagging gossip about a live member is normal; only correct the member's own voice, or a
     // member we believe is down.
-    const from = this.#ctx.packetFrom;
     const fromMember = from !== undefined && from.port === a.port && from.host === safeIp(a.addr);
     if (m.state === "alive" && !fromMember) return;
     const now = this.#ctx.now();
@@ -183,82 +172,94 @@ export class Rumours {
     this.#diss.sendTo(to, view, true, m);
   }
 
-  onSuspect(s: Suspect): void {
-    const m = this.#ctx.table.get(s.node);
-    if (m === this.#ctx.self && s.incarnation < m.incarnation) return this.#reassert();
-    if (m && s.incarnation < m.incarnation) return this.#answerStale(m);
-    if (!m || s.incarnation < m.incarnation) return;
-    const running = this.#suspicions.get(s.node);
-    if (running && m.state === "suspect" && s.incarnation === m.incarnation) {
-      if (running.confirm(s.from)) {
+  /** A suspect claim, from a datagram sent by `from`, a merge, or our own failed probe. */
+  onSuspect(s: Suspect, from?: PeerAddress): void {
+    const ctx = this.#ctx;
+    const m = ctx.table.get(s.node);
+    const claim: Claim = { state: "suspect", incarnation: s.incarnation };
+    const verdict = judge(m, claim);
+    if (!m || verdict === "ignored") return;
+    if (verdict === "stale") return m === ctx.self ? this.#reassert() : this.#answerStale(m, from);
+    if (verdict === "same") {
+      const running = this.#suspicions.get(s.node);
+      if (running?.confirm(s.from)) {
         this.#diss.gossip(s.node, s);
         this.scheduleSuspicion(m.name, running);
       }
       return;
     }
-    // A suspicion at a higher incarnation than ours means the member refuted the one we hold
-    // (we missed its alive) and was accused again: alive(i+1) and suspect(i+1) both outrank
-    // suspect(i), so start over from the newer accusation. memberlist only counts it as a
-    // confirmation, which can declare a member dead for an accusation it already refuted.
-    const outdated = m.state === "suspect" && s.incarnation > m.incarnation;
-    if (m.state !== "alive" && !outdated) return;
-    if (m === this.#ctx.self) {
-      if (!this.#ctx.leaving) this.refute(s.incarnation);
+    if (m === ctx.self) {
+      if (!ctx.leaving) this.refute(s.incarnation);
       return;
     }
+    // A suspicion at a higher incarnation than ours means the member refuted the one we hold
+    // (we missed its alive) and was accused again: start over from the newer accusation
+    // (protocol.md §20).
+    const outdated = m.state === "suspect";
     this.#diss.gossip(s.node, s);
-    m.incarnation = s.incarnation;
-    m.state = "suspect";
-    m.stateChangedAt = this.#ctx.now();
+    this.#set(m, claim);
     const full = suspicionBounds(
-      this.#ctx.table.size,
-      this.#ctx.cfg.suspicionMult,
-      this.#ctx.cfg.suspicionMaxTimeoutMult,
-      this.#ctx.cfg.probeInterval,
+      ctx.table.size,
+      ctx.cfg.suspicionMult,
+      ctx.cfg.suspicionMaxTimeoutMult,
+      ctx.cfg.probeInterval,
     );
     // Without Lifeguard's adaptive suspicion: plain SWIM's fixed timeout.
-    const bounds = this.#ctx.cfg.lifeguard.suspicion
-      ? full
-      : { min: full.min, max: full.min, k: 0 };
-    const suspicion = new Suspicion(++this.#suspicionToken, this.#ctx.now(), bounds, s.from);
+    const bounds = ctx.cfg.lifeguard.suspicion ? full : { min: full.min, max: full.min, k: 0 };
+    const token = ctx.timers.arm("suspicion", suspicionKey(m.name));
+    const suspicion = new Suspicion(token, ctx.now(), bounds, s.from);
     this.#suspicions.set(m.name, suspicion);
     this.scheduleSuspicion(m.name, suspicion);
-    if (s.from !== this.#ctx.self.name) this.#ctx.table.probeSoon(m.name);
-    if (!outdated) this.#ctx.out.emit("suspect", m);
+    if (s.from !== ctx.self.name) ctx.table.probeSoon(m.name);
+    if (!outdated) ctx.out.emit("suspect", m);
   }
 
-  onDead(d: Dead): void {
-    const m = this.#ctx.table.get(d.node);
-    if (m === this.#ctx.self && d.incarnation < m.incarnation) return this.#reassert();
-    if (m && d.incarnation < m.incarnation) return this.#answerStale(m);
-    if (!m || d.incarnation < m.incarnation) return;
-    this.#suspicions.delete(d.node);
-    if (m.state === "dead" || m.state === "left") return;
-    if (m === this.#ctx.self) {
-      if (!this.#ctx.leaving) {
+  /** A dead (or left) claim, from a datagram sent by `from`, a merge, or a local decision. */
+  onDead(d: Dead, from?: PeerAddress): void {
+    const ctx = this.#ctx;
+    const m = ctx.table.get(d.node);
+    const claim: Claim = { state: d.from === d.node ? "left" : "dead", incarnation: d.incarnation };
+    const verdict = judge(m, claim);
+    if (!m || verdict === "ignored" || verdict === "same") return;
+    if (verdict === "stale") return m === ctx.self ? this.#reassert() : this.#answerStale(m, from);
+    this.#endSuspicion(d.node);
+    if (m === ctx.self) {
+      if (!ctx.leaving) {
         this.refute(d.incarnation);
         return;
       }
       const inc = m.incarnation;
-      this.#diss.gossip(d.node, d, () => this.#ctx.out.settled("leave", inc));
+      this.#diss.gossip(d.node, d, () => ctx.out.settled("leave", inc));
     } else {
       this.#diss.gossip(d.node, d);
     }
-    m.incarnation = d.incarnation;
-    m.state = d.from === d.node ? "left" : "dead";
-    m.stateChangedAt = this.#ctx.now();
-    this.#ctx.out.emit(m.state === "left" ? "leave" : "dead", m);
+    this.#set(m, claim);
+    ctx.out.emit(m.state === "left" ? "leave" : "dead", m);
   }
 
-  /** Someone says we are suspect or dead (or out of date): out-bid them (spec §7.5). */
+  /** Someone says we are suspect or dead (or out of date): out-bid them (protocol.md §7.5). */
   refute(accused: number): void {
-    const self = this.#ctx.self;
-    let inc = (self.incarnation + 1) >>> 0;
-    if (accused >= inc) inc = (accused + 1) >>> 0;
-    self.incarnation = inc;
+    this.#reincarnate(accused);
     this.#ctx.stats.refutations++;
     if (this.#ctx.cfg.lifeguard.awareness) this.#ctx.awareness.apply(1);
-    this.#diss.gossip(self.name, aliveRumour(this.#ctx.self));
+    this.#diss.gossip(this.#ctx.self.name, aliveRumour(this.#ctx.self));
+  }
+
+  /** The one place our incarnation rises: above our own, and above `accused` when given. */
+  #reincarnate(accused?: number): void {
+    const self = this.#ctx.self;
+    self.incarnation = outbid(self.incarnation, accused);
+  }
+
+  /** The one mutation of a member's state and incarnation, for a claim that won. */
+  #set(m: MemberRecord, claim: Claim): void {
+    if (m.state !== claim.state) m.stateChangedAt = this.#ctx.now();
+    m.state = claim.state;
+    m.incarnation = claim.incarnation;
+  }
+
+  #endSuspicion(name: string): void {
+    if (this.#suspicions.delete(name)) this.#ctx.timers.disarm(suspicionKey(name));
   }
 
   /**
@@ -276,12 +277,11 @@ export class Rumours {
   }
 
   /**
-   * The sender of this packet gossips an accusation about `m` that `m` has already out-lived:
-   * it missed the newer news. Send it what we know (once per probe interval per member), so
-   * it does not declare a refuted member dead.
+   * `to` gossips an accusation about `m` that `m` has already out-lived: it missed the newer
+   * news. Send it what we know (once per probe interval per member), so it does not declare a
+   * refuted member dead.
    */
-  #answerStale(m: MemberRecord): void {
-    const to = this.#ctx.packetFrom;
+  #answerStale(m: MemberRecord, to: PeerAddress | undefined): void {
     if (!to || this.#ctx.leaving || m.state !== "alive") return;
     const now = this.#ctx.now();
     const key = `${m.name}@${to.host}:${to.port}`;
@@ -333,12 +333,12 @@ export class Rumours {
     this.#ctx.out.schedule({ kind: "suspicion", node, token: suspicion.token }, delay);
   }
 
-  onSuspicionTimeout(node: string, token: number): void {
+  onSuspicionTimeout(node: string): void {
     const suspicion = this.#suspicions.get(node);
-    if (!suspicion || suspicion.token !== token) return;
+    if (!suspicion) return;
     const m = this.#ctx.table.get(node);
     if (!m || m.state !== "suspect") {
-      this.#suspicions.delete(node);
+      this.#endSuspicion(node);
       return;
     }
     if (suspicion.remaining(this.#ctx.now()) > 0) {
@@ -354,11 +354,10 @@ export class Rumours {
       this.scheduleSuspicion(node, suspicion);
       return;
     }
-    this.#suspicions.delete(node);
+    this.#endSuspicion(node);
     if (this.#ctx.cfg.confirmDeaths) {
       // Hold it: the application decides (confirmDead), or the member refutes.
-      m.state = "unreachable";
-      m.stateChangedAt = this.#ctx.now();
+      this.#set(m, { state: "unreachable", incarnation: m.incarnation });
       this.#ctx.out.emit("unreachable", m);
       return;
     }

@@ -6,7 +6,7 @@
  * host must perform. Time and randomness are injected, so the same inputs always give the same
  * outputs.
  *
- * Protocol, as memberlist (spec §7–§11):
+ * Protocol, as memberlist (protocol.md §7–§11):
  * ```
  *  prober                 target        intermediaries (k)
  *    |---- ping(seq) -------->|                 |
@@ -27,20 +27,21 @@ import { Awareness } from "./awareness.ts";
 import { type Codec, DecodeError, type DecodeErrorKind } from "./codec.ts";
 import { DEFAULT_VSN, META_MAX_SIZE, type SwimConfig } from "./config.ts";
 import {
-  aliveRumour,
   type Context,
+  datagramBudget,
   hasPeers,
   memberAt,
   Outbox,
   replyAddress,
   safeIp,
+  TimerTokens,
 } from "./context.ts";
 import { Dissemination } from "./dissemination.ts";
 import type { Effect, Timer } from "./effects.ts";
 import { FailureDetector } from "./failure_detector.ts";
 import { type Member, type MemberRecord, snapshot } from "./member.ts";
 import { MemberTable } from "./membership.ts";
-import type { Message, NodeState } from "./messages.ts";
+import type { Message, NodeState, PushPull, StreamReply, StreamRequest } from "./messages.ts";
 import { randomInt, type Rng } from "./rng.ts";
 import { Rumours } from "./rumours.ts";
 import { type CoreStats, newCoreStats } from "./stats.ts";
@@ -82,6 +83,14 @@ export interface SwimOptions {
    * not alive (`state` ≠ 0) or name this node are skipped; byte fields are kept, not copied.
    */
   readonly knownMembers?: readonly NodeState[];
+}
+
+/** The acceptor's side of a stream exchange: what to write back, and what to do. */
+export interface StreamAnswer {
+  /** The reply to write, or `null` to close without one (a user message, a ping for another). */
+  readonly reply: StreamReply | null;
+  /** Effects to perform, as for any input. */
+  readonly effects: Effect[];
 }
 
 /** Thrown for an API call the node cannot honour in its current state. */
@@ -140,14 +149,14 @@ export class Swim {
       awareness: new Awareness(config.awarenessMaxMultiplier),
       out: new Outbox(),
       streams: options.streams ?? false,
+      timers: new TimerTokens(),
       leaving: false,
-      packetFrom: undefined,
       seq: 0,
     };
     this.#diss = new Dissemination(this.#ctx);
     this.#rumours = new Rumours(this.#ctx, this.#diss);
     this.#fd = new FailureDetector(this.#ctx, this.#diss, this.#rumours);
-    this.#ae = new AntiEntropy(this.#ctx, this.#diss, this.#rumours);
+    this.#ae = new AntiEntropy(this.#ctx, this.#rumours);
   }
 
   // MARK: API
@@ -222,14 +231,31 @@ export class Swim {
     return this.#drain();
   }
 
-  /** Our whole table, ourselves included, for a full-state exchange (push/pull, spec §6.4). */
-  localState(): NodeState[] {
-    return this.#ae.localState();
+  /**
+   * A stream request arrived from `from` (protocol.md §6): a push/pull is answered with our
+   * state as it is now and then merged (refused whole if protocol versions clash, §7.6); a
+   * ping for us is acked; a user message is delivered.
+   */
+  handleStreamRequest(request: StreamRequest, from: PeerAddress): StreamAnswer {
+    let reply: StreamReply | null = null;
+    switch (request.type) {
+      case "pushPull":
+        reply = this.#ae.pushPull(request.join);
+        this.#ae.mergeRemoteState(request.states);
+        break;
+      case "ping":
+        reply = this.#fd.answerPing(request);
+        break;
+      case "user":
+        this.#deliverUser(request.payload, from);
+        break;
+    }
+    return { reply, effects: this.#drain() };
   }
 
-  /** Merge a peer's full state (spec §7.6); refused whole if protocol versions clash. */
-  mergeRemoteState(states: readonly NodeState[]): Effect[] {
-    this.#ae.mergeRemoteState(states);
+  /** The reply to a `pushPull` effect: merge the peer's state (protocol.md §7.6). */
+  handlePushPullReply(reply: PushPull): Effect[] {
+    this.#ae.mergeRemoteState(reply.states);
     return this.#drain();
   }
 
@@ -250,7 +276,7 @@ export class Swim {
       ctx.out.push({ type: "userStream", to, payload });
       return this.#drain();
     }
-    const room = ctx.cfg.udpBufferSize - ctx.cfg.packetOverhead - 1;
+    const room = datagramBudget(ctx.cfg) - 1;
     if (payload.length > room) {
       throw new RangeError(
         `a best-effort message holds at most ${room} bytes, got ${payload.length}`,
@@ -292,10 +318,8 @@ export class Swim {
     }
     ctx.stats.messagesIn += messages.length;
     // Rumours first, so that a refutation rides on the ack we send for a ping in the same packet.
-    ctx.packetFrom = from;
     for (const m of messages) if (isRumour(m)) this.#dispatch(m, from);
     for (const m of messages) if (!isRumour(m)) this.#dispatch(m, from);
-    ctx.packetFrom = undefined;
     return this.#drain();
   }
 
@@ -305,30 +329,33 @@ export class Swim {
     this.#ctx.stats.decodeErrors[kind] = (this.#ctx.stats.decodeErrors[kind] ?? 0) + 1;
   }
 
-  /** A timer scheduled earlier has fired. Stale timers are ignored. */
+  /** A timer scheduled earlier has fired. Stale timers (see `TimerTokens`) are ignored. */
   handleTimer(timer: Timer): Effect[] {
+    if (!this.#ctx.timers.isCurrent(timer)) return this.#drain();
     switch (timer.kind) {
       case "probe":
-        if (this.#fd.isCurrent(timer.token)) this.#fd.onProbeTick();
+        this.#fd.onProbeTick(timer.token);
         break;
       case "probeTimeout":
-        this.#fd.onProbeTimeout(timer.seqNo);
+        this.#fd.onProbeTimeout();
         break;
       case "relayTimeout":
         this.#fd.onRelayTimeout(timer.seqNo);
         break;
       case "gossip":
-        if (this.#diss.isCurrent(timer.token)) this.#diss.onGossipTick();
+        this.#diss.onGossipTick(timer.token);
         break;
       case "suspicion":
-        this.#rumours.onSuspicionTimeout(timer.node, timer.token);
+        this.#rumours.onSuspicionTimeout(timer.node);
         break;
       case "join":
-        this.#ae.handleTimer("join", timer.token, timer.attempt);
+        this.#ae.onJoinTimer(timer.token, timer.attempt);
         break;
       case "sync":
+        this.#ae.onSyncTimer(timer.token);
+        break;
       case "reannounce":
-        this.#ae.handleTimer(timer.kind, timer.token);
+        this.#ae.onReannounce(timer.token);
         break;
     }
     return this.#drain();
@@ -339,13 +366,8 @@ export class Swim {
     const ctx = this.#ctx;
     if (ctx.leaving) throw new SwimStateError("cannot update metadata after leave()");
     checkMeta(meta);
-    const self = ctx.self;
-    self.incarnation = (self.incarnation + 1) >>> 0;
-    self.meta = meta.length ? meta.slice() : null;
-    const inc = self.incarnation;
-    this.#diss.gossip(self.name, aliveRumour(self), () => ctx.out.settled("meta", inc));
-    ctx.out.emit("update", self);
-    if (!hasPeers(ctx)) ctx.out.settled("meta", inc);
+    const incarnation = this.#rumours.updateMeta(meta.length ? meta.slice() : null);
+    if (!hasPeers(ctx)) ctx.out.settled("meta", incarnation);
     return this.#drain();
   }
 
@@ -389,16 +411,19 @@ export class Swim {
       case "nack":
         return this.#fd.onNack(m);
       case "alive":
-        return this.#rumours.onAlive(m);
+        return this.#rumours.onAlive(m, from);
       case "suspect":
-        return this.#rumours.onSuspect(m);
+        return this.#rumours.onSuspect(m, from);
       case "dead":
-        return this.#rumours.onDead(m);
+        return this.#rumours.onDead(m, from);
       case "user":
-        this.#ctx.stats.userMessages++;
-        this.#ctx.out.push({ type: "user", payload: m.payload, from });
-        return;
+        return this.#deliverUser(m.payload, from);
     }
+  }
+
+  #deliverUser(payload: Uint8Array, from: PeerAddress): void {
+    this.#ctx.stats.userMessages++;
+    this.#ctx.out.push({ type: "user", payload, from });
   }
 
   #drain(): Effect[] {

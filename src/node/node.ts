@@ -182,8 +182,6 @@ export class ShoalNode implements AsyncDisposable {
       apply: (effects: Effect[]) => {
         if (!this.#closed) this.#apply(effects);
       },
-      deliverUser: (payload: Uint8Array, from: PeerAddress) =>
-        this.#messages.publish({ payload, from }),
       timeoutMs,
       security,
       compress,

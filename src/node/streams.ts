@@ -1,17 +1,18 @@
 /**
- * The node's stream side (memberlist's TCP): serves push/pull, fallback pings and reliable
- * user messages on the node's port, and performs the core's stream effects.
+ * The node's stream side (memberlist's TCP): moves stream requests to the core and its
+ * answers back, on the node's port, and performs the core's stream effects. The core decides
+ * every answer (`Swim.handleStreamRequest`).
  *
  * @module
  */
 
 import type { PeerAddress } from "../core/address.ts";
 import type { Effect } from "../core/effects.ts";
+import type { StreamReply, StreamRequest } from "../core/messages.ts";
 import type { Swim } from "../core/swim.ts";
 import type { StreamBinder, StreamListener } from "../transport/stream_types.ts";
 import type { SecurityOptions } from "../wire/security.ts";
-import { serveStream, type StreamRequest, streamRequest } from "../wire/stream_exchange.ts";
-import type { PushPull, StreamMessage } from "../wire/stream_messages.ts";
+import { serveStream, streamRequest } from "../wire/stream_exchange.ts";
 
 /** Counters of stream activity. */
 export interface StreamStats {
@@ -33,8 +34,6 @@ export interface StreamHost {
   readonly swim: Swim;
   /** Perform effects the core returned. */
   apply(effects: Effect[]): void;
-  /** Tell the application about a user message. */
-  deliverUser(payload: Uint8Array, from: PeerAddress): void;
   /** Whole-exchange timeout (memberlist's TCPTimeout). */
   readonly timeoutMs: number;
   /** Encryption and label settings, shared with packets. */
@@ -42,8 +41,6 @@ export interface StreamHost {
   /** LZW-compress what we send. */
   readonly compress: boolean;
 }
-
-const EMPTY = new Uint8Array(0);
 
 /** Serves and performs stream exchanges for one node. */
 export class StreamEndpoint {
@@ -72,16 +69,10 @@ export class StreamEndpoint {
       host,
       port,
       onConnection: (conn) => {
-        void serveStream(conn, (req) => this.#answer(req), this.#options(this.#host.timeoutMs))
+        void serveStream(conn, (req, from) => this.#answer(req, from), this.#options())
           .then((outcome) => {
             if (outcome.error !== undefined) this.stats.serveErrors++;
-            const req = outcome.request;
-            // The acceptor merges the dialer's state only after replying (spec §6.4).
-            if (req?.type === "pushPull" && outcome.error === undefined) {
-              this.stats.pushPulls++;
-              this.#host.apply(this.#host.swim.mergeRemoteState(req.states));
-            }
-            if (req?.type === "user") this.#host.deliverUser(req.payload, conn.remote);
+            else if (outcome.request?.type === "pushPull") this.stats.pushPulls++;
           });
       },
     });
@@ -91,21 +82,14 @@ export class StreamEndpoint {
   perform(effect: Effect): void {
     const swim = this.#host.swim;
     switch (effect.type) {
-      case "pushPull": {
-        const request: PushPull = {
-          type: "pushPull",
-          join: effect.join,
-          states: swim.localState(),
-          userState: EMPTY,
-        };
-        streamRequest(this.#binder, effect.to, request, this.#options(this.#host.timeoutMs))
+      case "pushPull":
+        streamRequest(this.#binder, effect.to, effect.request, this.#options())
           .then((reply) => {
             this.stats.pushPulls++;
-            this.#host.apply(swim.mergeRemoteState(reply.states));
+            this.#host.apply(swim.handlePushPullReply(reply));
           })
           .catch(() => this.stats.pushPullErrors++);
         break;
-      }
       case "streamPing": {
         const seqNo = effect.ping.seqNo;
         streamRequest(this.#binder, effect.to, effect.ping, this.#options(effect.timeout))
@@ -118,7 +102,7 @@ export class StreamEndpoint {
           this.#binder,
           effect.to,
           { type: "user", payload: effect.payload },
-          this.#options(this.#host.timeoutMs),
+          this.#options(),
         ).catch(() => this.stats.userErrors++);
         break;
     }
@@ -130,26 +114,14 @@ export class StreamEndpoint {
     await this.#listener?.close();
   }
 
-  #answer(request: StreamRequest): StreamMessage | null {
-    const swim = this.#host.swim;
-    switch (request.type) {
-      case "pushPull":
-        return {
-          type: "pushPull",
-          join: request.join,
-          states: swim.localState(),
-          userState: EMPTY,
-        };
-      case "ping":
-        if (request.node !== "" && request.node !== swim.name) return null; // no reply, as Go
-        this.stats.pingsServed++;
-        return { type: "ack", seqNo: request.seqNo, payload: null };
-      default:
-        return null;
-    }
+  #answer(request: StreamRequest, from: PeerAddress): StreamReply | null {
+    const { reply, effects } = this.#host.swim.handleStreamRequest(request, from);
+    this.#host.apply(effects);
+    if (reply?.type === "ack") this.stats.pingsServed++;
+    return reply;
   }
 
-  #options(timeoutMs: number) {
+  #options(timeoutMs: number = this.#host.timeoutMs) {
     return {
       ...this.#host.security,
       timeoutMs,

@@ -12,7 +12,7 @@ import type { Codec } from "../core/codec.ts";
 import { DEFAULT_VSN, type SwimConfig } from "../core/config.ts";
 import type { Effect, MembershipEventType } from "../core/effects.ts";
 import type { Member } from "../core/member.ts";
-import type { NodeState } from "../core/messages.ts";
+import type { NodeState, PushPull } from "../core/messages.ts";
 import { seededRng } from "../core/rng.ts";
 import { Swim } from "../core/swim.ts";
 import { MemoryNetwork, type NetworkFaults } from "../transport/memory.ts";
@@ -331,18 +331,21 @@ export class Simulator {
     return undefined;
   }
 
-  /** A push/pull over a simulated stream: the acceptor replies with its state, then merges. */
-  #pushPull(node: SimNode, to: PeerAddress): void {
+  /**
+   * A push/pull over a simulated stream: the request reaches the acceptor after half the
+   * latency, its reply the dialer after the other half.
+   */
+  #pushPull(node: SimNode, to: PeerAddress, request: PushPull): void {
     const latency = this.network.streamLatency(node.address.host, to.host);
     if (latency === null) return;
-    const request = node.swim.localState();
     this.clock.schedule(latency / 2, () => {
       const peer = this.#at(to);
       if (!peer) return;
-      const reply = peer.swim.localState();
-      this.#apply(peer, peer.swim.mergeRemoteState(request));
+      const { reply, effects } = peer.swim.handleStreamRequest(request, node.address);
+      this.#apply(peer, effects);
+      if (reply?.type !== "pushPull") return;
       this.clock.schedule(latency / 2, () => {
-        if (node.running) this.#apply(node, node.swim.mergeRemoteState(reply));
+        if (node.running) this.#apply(node, node.swim.handlePushPullReply(reply));
       });
     });
   }
@@ -371,14 +374,18 @@ export class Simulator {
           node.settled.push(e.what);
           break;
         case "pushPull":
-          this.#pushPull(node, e.to);
+          this.#pushPull(node, e.to, e.request);
           break;
         case "streamPing": {
           const seqNo = e.ping.seqNo;
           const peer = this.#at(e.to);
           const latency = this.network.streamLatency(node.address.host, e.to.host);
-          const ok = peer !== undefined && latency !== null && latency <= e.timeout &&
-            (e.ping.node === "" || e.ping.node === peer.name);
+          let ok = false;
+          if (peer && latency !== null && latency <= e.timeout) {
+            const { reply, effects } = peer.swim.handleStreamRequest(e.ping, node.address);
+            this.#apply(peer, effects);
+            ok = reply?.type === "ack" && reply.seqNo === seqNo;
+          }
           this.clock.schedule(ok ? latency! : e.timeout, () => {
             if (node.running) this.#apply(node, node.swim.handleStreamPingResult(seqNo, ok));
           });
@@ -388,8 +395,11 @@ export class Simulator {
           const peer = this.#at(e.to);
           const latency = this.network.streamLatency(node.address.host, e.to.host, 3);
           if (peer && latency !== null) {
+            const request = { type: "user", payload: e.payload } as const;
             this.clock.schedule(latency, () => {
-              if (peer.running) peer.userMessages.push(e.payload);
+              if (peer.running) {
+                this.#apply(peer, peer.swim.handleStreamRequest(request, node.address).effects);
+              }
             });
           }
           break;

@@ -4,17 +4,34 @@
  * @module
  */
 
-import type { Codec, FrameOptions } from "../core/codec.ts";
+import type { Codec, FrameOptions, Packer } from "../core/codec.ts";
 import type { Message } from "../core/messages.ts";
 import { encodeMessage } from "./messages.ts";
-import { decodePacket, framePacket, type PacketDecodeOptions, packetOverhead } from "./packet.ts";
+import {
+  decodePacket,
+  framePacket,
+  MAX_COMPOUND_PARTS,
+  type PacketDecodeOptions,
+  packetOverhead,
+} from "./packet.ts";
+
+/** memberlist's codec: the core's {@linkcode Codec} plus direct framing, for tests and tools. */
+export interface MemberlistCodec extends Codec {
+  /**
+   * Build one datagram from already-encoded messages: a single part is sent as is, several
+   * become a compound. Optional framing (CRC) is applied outermost.
+   */
+  frame(parts: readonly Uint8Array[], options?: FrameOptions): Uint8Array;
+  /** Bytes a datagram of `count` parts costs beyond the parts themselves. */
+  overhead(count: number, options?: FrameOptions): number;
+}
 
 /** Options for {@linkcode createMemberlistCodec}. */
 export interface MemberlistCodecOptions extends PacketDecodeOptions {
   /**
    * LZW-compress outgoing datagrams when that makes them strictly smaller, as Go does with
-   * `EnableCompression`. Default `false` (Go accepts either). With it on,
-   * {@linkcode Codec.overhead} is an upper bound rather than exact.
+   * `EnableCompression`. Default `false` (Go accepts either). With it on, a packer's budget
+   * is an upper bound rather than exact.
    */
   readonly compress?: boolean;
 }
@@ -31,20 +48,23 @@ export interface MemberlistCodecOptions extends PacketDecodeOptions {
  * codec.decodePacket(codec.frame([ping], { crc: true })); // [{ type: "ping", ... }]
  * ```
  */
-export function createMemberlistCodec(options: MemberlistCodecOptions = {}): Codec {
+export function createMemberlistCodec(options: MemberlistCodecOptions = {}): MemberlistCodec {
   const decodeOptions: PacketDecodeOptions = {
     maxDatagram: options.maxDatagram,
     maxDecompressed: options.maxDecompressed,
     maxDepth: options.maxDepth,
   };
   const compress = options.compress === true;
+  const frame = (parts: readonly Uint8Array[], frameOptions?: FrameOptions): Uint8Array =>
+    framePacket(parts, { crc: frameOptions?.crc, compress });
   return {
     encode(message: Message): Uint8Array {
       return encodeMessage(message);
     },
-    frame(parts: readonly Uint8Array[], frameOptions?: FrameOptions): Uint8Array {
-      return framePacket(parts, { crc: frameOptions?.crc, compress });
+    packer(budget: number, frameOptions?: FrameOptions): Packer {
+      return new CompoundPacker(budget, frameOptions ?? {}, frame);
     },
+    frame,
     overhead(count: number, frameOptions?: FrameOptions): number {
       return packetOverhead(count, frameOptions);
     },
@@ -64,4 +84,53 @@ export function createMemberlistCodec(options: MemberlistCodecOptions = {}): Cod
  * memberlistCodec.decodePacket(bytes); // [{ type: "nack", seqNo: 7 }]
  * ```
  */
-export const memberlistCodec: Codec = createMemberlistCodec();
+export const memberlistCodec: MemberlistCodec = createMemberlistCodec();
+
+/**
+ * Packs parts into a compound: a fixed header (type and count, plus the CRC wrapper) and a
+ * 2-byte length per part. A lone part is sent bare, so the budget is conservative for it.
+ */
+class CompoundPacker implements Packer {
+  readonly #parts: Uint8Array[] = [];
+  readonly #options: FrameOptions;
+  readonly #frame: (parts: readonly Uint8Array[], options?: FrameOptions) => Uint8Array;
+  readonly #perPart: number;
+  /** Bytes left for parts and their lengths. */
+  #space: number;
+
+  constructor(
+    budget: number,
+    options: FrameOptions,
+    frame: (parts: readonly Uint8Array[], options?: FrameOptions) => Uint8Array,
+  ) {
+    const two = packetOverhead(2, options);
+    this.#perPart = packetOverhead(3, options) - two;
+    this.#space = budget - (two - 2 * this.#perPart);
+    this.#options = options;
+    this.#frame = frame;
+  }
+
+  get count(): number {
+    return this.#parts.length;
+  }
+
+  get free(): number {
+    return this.#space;
+  }
+
+  room(reserve = 0): number {
+    if (this.#parts.length >= MAX_COMPOUND_PARTS) return 0;
+    return Math.max(0, this.#space - reserve - this.#perPart);
+  }
+
+  add(part: Uint8Array): boolean {
+    if (this.#parts.length > 0 && part.length > this.room()) return false;
+    this.#parts.push(part);
+    this.#space -= this.#perPart + part.length;
+    return true;
+  }
+
+  finish(): Uint8Array {
+    return this.#frame(this.#parts, this.#options);
+  }
+}
