@@ -1,6 +1,6 @@
 /**
- * Picks the datagram adapter for the current runtime. Each adapter is loaded with a dynamic
- * `import()`, so a runtime only ever loads its own module.
+ * Picks the datagram and stream adapters for the current runtime. Each adapter is loaded with
+ * a dynamic `import()`, so a runtime only ever loads its own modules.
  *
  * @module
  */
@@ -96,7 +96,7 @@ export async function detectStreamBinder(): Promise<StreamBinder> {
   const load = STREAM_LOADERS[runtime];
   if (!load) {
     throw new Error(
-      `no TCP transport for runtime "${runtime}" yet: native adapters exist for Deno and Bun; ` +
+      `no TCP transport for runtime "${runtime}": adapters exist for Deno, Bun and Node; ` +
         "on other runtimes pass a StreamBinder explicitly",
     );
   }

@@ -5,12 +5,12 @@
  * because the project is type-checked by Deno, which has no Bun types.
  *
  * Bun's sockets are callback-driven, so this adapter turns them into pull-style
- * {@linkcode StreamConn}s: received chunks are copied into a queue (Bun may hand out a
- * `Buffer`), and reading pauses the socket while more than {@linkcode HIGH_WATER} bytes wait
- * unread. `write` returns how many bytes Bun took (-1 once closed); the rest waits for
- * `drain`. `end` and `close` both mean end of stream (a client sees `close` without `end`
- * after a half-close). `Bun.connect` has no timeout, so the dial races an unref'd timer and a
- * socket that connects too late is terminated. Listener and sockets are unref'd.
+ * {@linkcode StreamConn}s: received chunks are copied (Bun may reuse its `Buffer`) into a
+ * {@linkcode ChunkQueue}, which pauses the socket while too many bytes wait unread. `write`
+ * returns how many bytes Bun took (-1 once closed); the rest waits for `drain`. `end` and
+ * `close` both mean end of stream (a client sees `close` without `end` after a half-close).
+ * `Bun.connect` has no timeout, so the dial races an unref'd timer and a socket that connects
+ * too late is terminated. Listener and sockets are unref'd.
  *
  * @module
  */
@@ -20,7 +20,6 @@ import {
   admitConnection,
   DEFAULT_MAX_CONNECTIONS,
   type ListenOptions,
-  MAX_UNREAD_BYTES,
   newListenerStats,
   type StreamBinder,
   type StreamConn,
@@ -28,7 +27,8 @@ import {
   type StreamListener,
   type StreamListenerStats,
 } from "./stream_types.ts";
-import { AddressInUseError } from "./types.ts";
+import { ChunkQueue } from "./_chunk_queue.ts";
+import { bindError, plainHost } from "./_net.ts";
 
 /** Handlers of a Bun TCP socket; `data` carries our per-socket state. */
 interface BunSocketHandlers {
@@ -80,8 +80,6 @@ interface BunTcpLike {
   }): Promise<BunSocket>;
 }
 
-/** Unread bytes above which the socket is paused until the reader catches up. */
-const HIGH_WATER = 1024 * 1024;
 /** How long a closed socket may take to flush before it is terminated. */
 const CLOSE_GRACE_MS = 2000;
 
@@ -201,10 +199,7 @@ class BunListener implements StreamListener {
         },
       });
     } catch (error) {
-      if ((error as { code?: string })?.code === "EADDRINUSE") {
-        throw new AddressInUseError(options.host, options.port, { cause: error });
-      }
-      throw error;
+      throw bindError(error, options.host, options.port);
     }
     this.#server.unref();
     this.local = { host: options.host, port: this.#server.port };
@@ -233,17 +228,19 @@ class BunConn implements StreamConn {
   readonly remote: PeerAddress;
   onClose: (() => void) | undefined;
   readonly #socket: BunSocket;
-  #queue: Uint8Array[] = [];
-  #queued = 0;
-  #paused = false;
+  readonly #queue: ChunkQueue;
   #eof = false;
   #closed = false;
-  #waiter: ((chunk: Uint8Array | null) => void) | undefined;
   #writes: PendingWrite[] = [];
 
   constructor(socket: BunSocket, remote: PeerAddress) {
     this.#socket = socket;
     this.remote = remote;
+    this.#queue = new ChunkQueue({
+      pause: socket.pause && (() => socket.pause!()),
+      resume: () => socket.resume?.(),
+      onOverflow: () => void this.close(),
+    });
     socket.data = this;
     try {
       socket.setNoDelay?.(true);
@@ -257,18 +254,7 @@ class BunConn implements StreamConn {
   }
 
   read(): Promise<Uint8Array | null> {
-    if (this.#waiter) return Promise.reject(new Error("overlapping read on a stream connection"));
-    const chunk = this.#queue.shift();
-    if (chunk) {
-      this.#queued -= chunk.length;
-      if (this.#paused && this.#queued <= HIGH_WATER / 2) {
-        this.#paused = false;
-        this.#socket.resume?.();
-      }
-      return Promise.resolve(chunk);
-    }
-    if (this.#eof || this.#closed) return Promise.resolve(null);
-    return new Promise((resolve) => (this.#waiter = resolve));
+    return this.#queue.read();
   }
 
   write(bytes: Uint8Array): Promise<void> {
@@ -286,9 +272,7 @@ class BunConn implements StreamConn {
   close(): Promise<void> {
     if (this.#closed) return Promise.resolve();
     this.#closed = true;
-    this.#queue = [];
-    this.#queued = 0;
-    this.#wake(null);
+    this.#queue.clear();
     const unsent = this.#writes.length > 0;
     this.#failWrites("closed", "connection closed before the write finished");
     try {
@@ -315,19 +299,7 @@ class BunConn implements StreamConn {
   /** @internal Bun delivered bytes. */
   onData(data: Uint8Array): void {
     if (this.#closed || this.#eof) return;
-    const chunk = new Uint8Array(data); // a private copy (Bun may reuse its Buffer)
-    if (this.#waiter) {
-      this.#wake(chunk);
-      return;
-    }
-    this.#queue.push(chunk);
-    this.#queued += chunk.length;
-    if (this.#queued > MAX_UNREAD_BYTES) {
-      void this.close(); // pause was ignored and the peer keeps flooding: cut it off
-    } else if (!this.#paused && this.#queued > HIGH_WATER && this.#socket.pause) {
-      this.#paused = true;
-      this.#socket.pause();
-    }
+    this.#queue.push(new Uint8Array(data)); // a private copy (Bun may reuse its Buffer)
   }
 
   /** @internal The socket can take more bytes: continue pending writes in order. */
@@ -343,6 +315,7 @@ class BunConn implements StreamConn {
       }
       if (n < 0) {
         this.#eof = true;
+        this.#queue.end();
         this.#failWrites("closed", "write on a closed connection");
         return;
       }
@@ -357,7 +330,7 @@ class BunConn implements StreamConn {
   onEnd(): void {
     if (this.#eof) return;
     this.#eof = true;
-    this.#wake(null);
+    this.#queue.end();
     this.#failWrites("closed", "connection closed by the peer");
     if (!this.#closed) this.onClose?.();
   }
@@ -367,16 +340,4 @@ class BunConn implements StreamConn {
     this.#writes = [];
     for (const w of writes) w.reject(new StreamError(kind, message));
   }
-
-  #wake(chunk: Uint8Array | null): void {
-    const w = this.#waiter;
-    this.#waiter = undefined;
-    w?.(chunk);
-  }
-}
-
-/** Turns an IPv4-mapped IPv6 address (from a dual-stack socket) back into a dotted quad. */
-function plainHost(host: string): string {
-  const mapped = /^::ffff:(\d{1,3}(?:\.\d{1,3}){3})$/i.exec(host);
-  return mapped ? mapped[1] : host;
 }

@@ -15,14 +15,9 @@
  */
 
 import type { PeerAddress } from "../core/address.ts";
-import {
-  AddressInUseError,
-  type BindOptions,
-  type DatagramBinder,
-  type DatagramTransport,
-  newTransportStats,
-  type TransportStats,
-} from "./types.ts";
+import type { BindOptions, DatagramBinder, DatagramTransport } from "./types.ts";
+import { bindError, plainHost } from "./_net.ts";
+import { DatagramShell, MAX_QUEUED_SENDS } from "./_udp.ts";
 
 /** Handlers of an unconnected Bun UDP socket, with `binaryType: "uint8array"`. */
 interface BunUdpHandlers {
@@ -49,9 +44,6 @@ interface BunLike {
   }): Promise<BunUdpSocket>;
 }
 
-/** Datagrams held back by backpressure beyond this are dropped (and counted), as UDP would. */
-const MAX_QUEUED_SENDS = 4096;
-
 /** Error codes from `send` that mean "try again later" rather than "this datagram is bad". */
 const RETRY_CODES = new Set(["EAGAIN", "EWOULDBLOCK", "ENOBUFS"]);
 
@@ -60,9 +52,6 @@ const RETRY_CODES = new Set(["EAGAIN", "EWOULDBLOCK", "ENOBUFS"]);
  * kernel for them): the datagram being sent was dropped, not refused.
  */
 const STALE_ICMP_CODES = new Set(["ECONNREFUSED", "EHOSTUNREACH", "ENETUNREACH", "EHOSTDOWN"]);
-
-/** Receive-side counters kept in addition to {@linkcode TransportStats}. */
-type UdpStats = TransportStats;
 
 /**
  * Binds UDP sockets with `Bun.udpSocket`. Sockets are unref'd: an idle node never keeps the
@@ -98,35 +87,25 @@ export const bunDatagram: DatagramBinder = {
         socket: transport.handlers,
       });
     } catch (error) {
-      if ((error as { code?: unknown })?.code === "EADDRINUSE") {
-        throw new AddressInUseError(options.host, options.port, { cause: error });
-      }
-      throw error;
+      throw bindError(error, options.host, options.port);
     }
     transport.attach(socket);
     return transport;
   },
 };
 
-/** Turns an IPv4-mapped IPv6 source (from a dual-stack socket) back into a dotted quad. */
-function plainHost(host: string): string {
-  const mapped = /^::ffff:(\d{1,3}(?:\.\d{1,3}){3})$/i.exec(host);
-  return mapped ? mapped[1] : host;
-}
-
-class BunUdpTransport implements DatagramTransport {
+class BunUdpTransport extends DatagramShell {
   local: PeerAddress = { host: "", port: 0 };
-  readonly stats: UdpStats = newTransportStats();
   readonly handlers: BunUdpHandlers;
   #socket: BunUdpSocket | undefined;
-  #onDatagram: BindOptions["onDatagram"];
   #queue: { to: PeerAddress; bytes: Uint8Array }[] = [];
-  #closed = false;
 
   constructor(options: BindOptions) {
-    this.#onDatagram = options.onDatagram;
+    super(options.onDatagram);
     this.handlers = {
-      data: (_socket, data, port, address) => this.#receive(data, port, address),
+      // With binaryType "uint8array" Bun hands over a fresh array per datagram: no copy needed.
+      data: (_socket, data, port, address) =>
+        this.deliver(data, { host: plainHost(address), port }),
       drain: () => this.#flush(),
       error: (_socket, error) => {
         // Bun passes `undefined` for ICMP notices (e.g. port unreachable): UDP noise.
@@ -142,8 +121,8 @@ class BunUdpTransport implements DatagramTransport {
     this.local = { host: socket.address.address, port: socket.address.port };
   }
 
-  send(to: PeerAddress, bytes: Uint8Array): void {
-    if (this.#closed || !this.#socket) {
+  protected transmit(to: PeerAddress, bytes: Uint8Array): void {
+    if (!this.#socket) {
       this.stats.sendErrors++;
     } else if (this.#queue.length > 0) {
       this.#enqueue(to, bytes); // keep order behind datagrams waiting for drain
@@ -152,9 +131,7 @@ class BunUdpTransport implements DatagramTransport {
     }
   }
 
-  close(): Promise<void> {
-    if (this.#closed) return Promise.resolve();
-    this.#closed = true;
+  protected release(): Promise<void> {
     this.#flush(); // last chance for queued datagrams (a farewell, say)
     this.stats.sendErrors += this.#queue.length;
     this.#queue = [];
@@ -164,18 +141,6 @@ class BunUdpTransport implements DatagramTransport {
       // already closed underneath us: nothing left to release
     }
     return Promise.resolve();
-  }
-
-  #receive(data: Uint8Array, port: number, address: string): void {
-    if (this.#closed) return;
-    this.stats.packetsIn++;
-    this.stats.bytesIn += data.byteLength;
-    try {
-      // With binaryType "uint8array" Bun hands over a fresh array per datagram: no copy needed.
-      this.#onDatagram(data, { host: plainHost(address), port });
-    } catch {
-      this.stats.receiveErrors++; // a throwing handler must not break the socket
-    }
   }
 
   /** One synchronous send: "sent", "later" (backpressure) or "failed" (counted). */

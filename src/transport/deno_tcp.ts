@@ -23,7 +23,7 @@ import {
   type StreamListener,
   type StreamListenerStats,
 } from "./stream_types.ts";
-import { AddressInUseError } from "./types.ts";
+import { bindError, plainHost, unrefDelay } from "./_net.ts";
 
 /** The slice of Deno's network address we use. */
 interface DenoNetAddr {
@@ -136,10 +136,7 @@ class DenoListener implements StreamListener {
     try {
       this.#listener = deno().listen({ hostname: options.host, port: options.port });
     } catch (error) {
-      if ((error as Error)?.name === "AddrInUse") {
-        throw new AddressInUseError(options.host, options.port, { cause: error });
-      }
-      throw error;
+      throw bindError(error, options.host, options.port);
     }
     this.#listener.unref?.();
     this.#options = options;
@@ -182,7 +179,7 @@ class DenoListener implements StreamListener {
       } catch (error) {
         if (this.#closed || FATAL_ACCEPT_ERRORS.has((error as Error)?.name)) return;
         this.stats.errors++; // e.g. EMFILE: back off instead of spinning
-        await pause(Math.min(2 ** failures++, 1000));
+        await unrefDelay(Math.min(2 ** failures++, 1000));
         continue;
       }
       const remote = { host: plainHost(raw.remoteAddr.hostname), port: raw.remoteAddr.port };
@@ -264,18 +261,4 @@ class DenoConn implements StreamConn {
     this.onClose?.();
     return Promise.resolve();
   }
-}
-
-/** Turns an IPv4-mapped IPv6 address (from a dual-stack socket) back into a dotted quad. */
-function plainHost(host: string): string {
-  const mapped = /^::ffff:(\d{1,3}(?:\.\d{1,3}){3})$/i.exec(host);
-  return mapped ? mapped[1] : host;
-}
-
-/** An unref'd delay, so backing off never keeps the process alive. */
-function pause(ms: number): Promise<void> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(resolve, ms) as { unref?: () => void };
-    timer.unref?.();
-  });
 }

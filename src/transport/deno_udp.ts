@@ -11,14 +11,9 @@
  */
 
 import type { PeerAddress } from "../core/address.ts";
-import {
-  AddressInUseError,
-  type BindOptions,
-  type DatagramBinder,
-  type DatagramTransport,
-  newTransportStats,
-  type TransportStats,
-} from "./types.ts";
+import type { BindOptions, DatagramBinder, DatagramTransport } from "./types.ts";
+import { bindError, plainHost, unrefDelay } from "./_net.ts";
+import { DatagramShell, SendPump } from "./_udp.ts";
 
 /** The slice of Deno's UDP address shape we use. */
 interface DenoUdpAddr {
@@ -40,14 +35,8 @@ interface DenoUdpNamespace {
   listenDatagram?(options: { transport: "udp"; hostname: string; port: number }): DenoUdpConn;
 }
 
-/** Datagrams queued for the send pump beyond this are dropped (and counted), as UDP would. */
-const MAX_QUEUED_SENDS = 4096;
-
 /** Error names that mean the socket is gone for good: the receive loop stops. */
 const FATAL_RECEIVE_ERRORS = new Set(["BadResource", "Interrupted"]);
-
-/** Receive-side counters kept in addition to {@linkcode TransportStats}. */
-type UdpStats = TransportStats;
 
 /**
  * Binds UDP sockets with `Deno.listenDatagram`. Sockets are unref'd: an idle node never keeps
@@ -83,59 +72,34 @@ function listen(options: BindOptions): DenoUdpConn {
   try {
     return deno.listenDatagram({ transport: "udp", hostname: options.host, port: options.port });
   } catch (error) {
-    if (error instanceof Error && error.name === "AddrInUse") {
-      throw new AddressInUseError(options.host, options.port, { cause: error });
-    }
-    throw error;
+    throw bindError(error, options.host, options.port);
   }
 }
 
-/** Turns an IPv4-mapped IPv6 source (from a dual-stack socket) back into a dotted quad. */
-function plainHost(host: string): string {
-  const mapped = /^::ffff:(\d{1,3}(?:\.\d{1,3}){3})$/i.exec(host);
-  return mapped ? mapped[1] : host;
-}
-
-class DenoUdpTransport implements DatagramTransport {
+class DenoUdpTransport extends DatagramShell {
   readonly local: PeerAddress;
-  readonly stats: UdpStats = newTransportStats();
-  #conn: DenoUdpConn;
-  #onDatagram: BindOptions["onDatagram"];
-  #queue: { to: PeerAddress; bytes: Uint8Array }[] = [];
-  #pumping = false;
-  #pump: Promise<void> = Promise.resolve();
-  #receiving: Promise<void>;
-  #closed = false;
-  #closing: Promise<void> | undefined;
+  readonly #conn: DenoUdpConn;
+  readonly #pump: SendPump;
+  readonly #receiving: Promise<void>;
 
   constructor(conn: DenoUdpConn, options: BindOptions) {
+    super(options.onDatagram);
     this.#conn = conn;
-    this.#onDatagram = options.onDatagram;
     conn.unref?.();
     this.local = { host: conn.addr.hostname, port: conn.addr.port };
+    this.#pump = new SendPump(
+      this.stats,
+      (to, bytes) => conn.send(bytes, { transport: "udp", hostname: to.host, port: to.port }),
+    );
     this.#receiving = this.#receiveLoop();
   }
 
-  send(to: PeerAddress, bytes: Uint8Array): void {
-    if (this.#closed || this.#queue.length >= MAX_QUEUED_SENDS) {
-      this.stats.sendErrors++;
-      return;
-    }
-    this.#queue.push({ to, bytes });
-    if (!this.#pumping) {
-      this.#pumping = true;
-      this.#pump = this.#drain();
-    }
+  protected transmit(to: PeerAddress, bytes: Uint8Array): void {
+    this.#pump.push(to, bytes);
   }
 
-  close(): Promise<void> {
-    this.#closing ??= this.#shutdown();
-    return this.#closing;
-  }
-
-  async #shutdown(): Promise<void> {
-    this.#closed = true; // no new sends, no more deliveries
-    await this.#pump; // let datagrams already queued (a farewell, say) leave first
+  protected async release(): Promise<void> {
+    await this.#pump.idle(); // let datagrams already queued (a farewell, say) leave first
     try {
       this.#conn.close();
     } catch {
@@ -143,28 +107,13 @@ class DenoUdpTransport implements DatagramTransport {
     }
     // The pending receive rejects once the socket is closed and the loop ends by itself. It is
     // not awaited: the op is unref'd, so awaiting it could strand a caller whose event loop
-    // has nothing else to do. No datagram is delivered after this point (`#closed`).
+    // has nothing else to do. No datagram is delivered after this point (`closed`).
     this.#receiving.catch(() => {});
-  }
-
-  /** Sends queued datagrams one at a time, awaiting each, so they leave in order. */
-  async #drain(): Promise<void> {
-    for (let item = this.#queue.shift(); item; item = this.#queue.shift()) {
-      try {
-        const to = { transport: "udp" as const, hostname: item.to.host, port: item.to.port };
-        const sent = await this.#conn.send(item.bytes, to);
-        this.stats.packetsOut++;
-        this.stats.bytesOut += sent;
-      } catch {
-        this.stats.sendErrors++;
-      }
-    }
-    this.#pumping = false;
   }
 
   async #receiveLoop(): Promise<void> {
     let failures = 0;
-    while (!this.#closed) {
+    while (!this.closed) {
       let bytes: Uint8Array, from: DenoUdpAddr;
       try {
         // Without a buffer argument Deno returns a fresh array sized to the datagram
@@ -172,27 +121,13 @@ class DenoUdpTransport implements DatagramTransport {
         [bytes, from] = await this.#conn.receive();
         failures = 0;
       } catch (error) {
-        if (this.#closed || FATAL_RECEIVE_ERRORS.has((error as Error)?.name)) return;
+        if (this.closed || FATAL_RECEIVE_ERRORS.has((error as Error)?.name)) return;
         this.stats.receiveErrors++;
-        await pause(Math.min(2 ** failures++, 1000)); // don't spin on a persistent error
+        await unrefDelay(Math.min(2 ** failures++, 1000)); // don't spin on a persistent error
         continue;
       }
-      if (this.#closed) return;
-      this.stats.packetsIn++;
-      this.stats.bytesIn += bytes.byteLength;
-      try {
-        this.#onDatagram(bytes, { host: plainHost(from.hostname), port: from.port });
-      } catch {
-        this.stats.receiveErrors++; // a throwing handler must not stop the socket
-      }
+      if (this.closed) return;
+      this.deliver(bytes, { host: plainHost(from.hostname), port: from.port });
     }
   }
-}
-
-/** An unref'd delay, so backing off never keeps the process alive. */
-function pause(ms: number): Promise<void> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(resolve, ms) as { unref?: () => void };
-    timer.unref?.();
-  });
 }

@@ -16,9 +16,8 @@ import {
   type DatagramBinder,
   type DatagramHandler,
   type DatagramTransport,
-  newTransportStats,
-  type TransportStats,
 } from "./types.ts";
+import { DatagramShell } from "./_udp.ts";
 
 /** Fault settings of a {@linkcode MemoryNetwork}. */
 export interface NetworkFaults {
@@ -52,7 +51,7 @@ export interface MemoryNetworkOptions extends NetworkFaults {
  * ```
  */
 export class MemoryNetwork {
-  readonly #sockets = new Map<string, (bytes: Uint8Array, from: PeerAddress) => void>();
+  readonly #sockets = new Map<string, MemorySocket>();
   readonly #rng: Rng;
   readonly #scheduler: Scheduler;
   readonly #faults: Required<NetworkFaults>;
@@ -115,35 +114,12 @@ export class MemoryNetwork {
     const local = { host: options.host, port };
     const key = formatAddress(local);
     if (this.#sockets.has(key)) throw new AddressInUseError(options.host, port);
-    const stats: TransportStats = newTransportStats();
-    let open = true;
-    const handler: DatagramHandler = options.onDatagram;
-    this.#sockets.set(key, (bytes, from) => {
-      if (!open) return;
-      stats.packetsIn++;
-      stats.bytesIn += bytes.length;
-      handler(bytes, from);
+    const socket = new MemorySocket(local, options.onDatagram, {
+      transmit: (to, bytes) => this.#transmit(local, to, bytes),
+      release: () => this.#sockets.delete(key),
     });
-    return {
-      local,
-      stats,
-      send: (to, bytes) => {
-        if (!open) {
-          stats.sendErrors++;
-          return;
-        }
-        stats.packetsOut++;
-        stats.bytesOut += bytes.length;
-        this.#transmit(local, to, bytes);
-      },
-      close: () => {
-        if (open) {
-          open = false;
-          this.#sockets.delete(key);
-        }
-        return Promise.resolve();
-      },
-    };
+    this.#sockets.set(key, socket);
+    return socket;
   }
 
   /**
@@ -188,13 +164,13 @@ export class MemoryNetwork {
       const jitter = f.maxDelay > f.minDelay ? this.#rng.next() * (f.maxDelay - f.minDelay) : 0;
       const delay = f.minDelay + jitter + (this.#receiveDelay.get(to.host) ?? 0);
       this.#scheduler.schedule(delay, () => {
-        const deliver = this.#sockets.get(formatAddress(to));
-        if (!deliver) {
+        const socket = this.#sockets.get(formatAddress(to));
+        if (!socket) {
           this.counts.unroutable++;
           return;
         }
         this.counts.delivered++;
-        deliver(bytes, from);
+        socket.receive(bytes, from);
       });
     }
   }
@@ -206,4 +182,40 @@ function definedOnly(f: NetworkFaults): NetworkFaults {
     if (typeof f[k] === "number") out[k] = f[k];
   }
   return out;
+}
+
+/** What a {@linkcode MemorySocket} asks of its network. */
+interface MemoryLink {
+  /** Carry a datagram to `to`. */
+  transmit(to: PeerAddress, bytes: Uint8Array): void;
+  /** Free the socket's address. */
+  release(): void;
+}
+
+/** A socket on a {@linkcode MemoryNetwork}; a throwing handler throws out of the network. */
+class MemorySocket extends DatagramShell {
+  readonly local: PeerAddress;
+  readonly #network: MemoryLink;
+
+  constructor(local: PeerAddress, onDatagram: DatagramHandler, network: MemoryLink) {
+    super(onDatagram, false);
+    this.local = local;
+    this.#network = network;
+  }
+
+  /** A datagram arrives from the network. */
+  receive(bytes: Uint8Array, from: PeerAddress): void {
+    this.deliver(bytes, from);
+  }
+
+  protected transmit(to: PeerAddress, bytes: Uint8Array): void {
+    this.stats.packetsOut++;
+    this.stats.bytesOut += bytes.length;
+    this.#network.transmit(to, bytes);
+  }
+
+  protected release(): Promise<void> {
+    this.#network.release();
+    return Promise.resolve();
+  }
 }

@@ -12,8 +12,9 @@
 import { formatAddress, type PeerAddress } from "../core/address.ts";
 import { RealScheduler, type Scheduler } from "./scheduler.ts";
 import {
+  admitConnection,
+  DEFAULT_MAX_CONNECTIONS,
   type ListenOptions,
-  MAX_UNREAD_BYTES,
   newListenerStats,
   type StreamBinder,
   type StreamConn,
@@ -21,8 +22,8 @@ import {
   type StreamListener,
   type StreamListenerStats,
 } from "./stream_types.ts";
-import { DEFAULT_MAX_CONNECTIONS } from "./stream_types.ts";
 import { AddressInUseError } from "./types.ts";
+import { ChunkQueue } from "./_chunk_queue.ts";
 
 /** Options of a {@linkcode MemoryStreamNetwork}. */
 export interface MemoryStreamNetworkOptions {
@@ -37,7 +38,7 @@ export interface MemoryStreamNetworkOptions {
 interface Endpoint {
   readonly local: PeerAddress;
   readonly onConnection: ListenOptions["onConnection"];
-  readonly maxConnections: number;
+  readonly max: number;
   readonly open: Set<MemoryConn>;
   readonly stats: StreamListenerStats;
   closed: boolean;
@@ -129,7 +130,7 @@ export class MemoryStreamNetwork {
     const endpoint: Endpoint = {
       local,
       onConnection: options.onConnection,
-      maxConnections: options.maxConnections ?? DEFAULT_MAX_CONNECTIONS,
+      max: options.maxConnections ?? DEFAULT_MAX_CONNECTIONS,
       open: new Set(),
       stats: newListenerStats(),
       closed: false,
@@ -177,7 +178,7 @@ export class MemoryStreamNetwork {
           const acceptor = new MemoryConn(this, from, endpoint.local);
           dialer.peer = acceptor;
           acceptor.peer = dialer;
-          this.#accept(endpoint, acceptor);
+          admitConnection(acceptor, endpoint, endpoint.onConnection);
           resolve(dialer);
         }));
     });
@@ -186,23 +187,6 @@ export class MemoryStreamNetwork {
   #find(to: PeerAddress): Endpoint | undefined {
     return this.#listeners.get(formatAddress(to)) ??
       this.#listeners.get(formatAddress({ host: "0.0.0.0", port: to.port }));
-  }
-
-  #accept(endpoint: Endpoint, conn: MemoryConn): void {
-    if (endpoint.open.size >= endpoint.maxConnections) {
-      endpoint.stats.rejected++;
-      void conn.close();
-      return;
-    }
-    endpoint.open.add(conn);
-    conn.onClose = () => endpoint.open.delete(conn);
-    endpoint.stats.accepted++;
-    try {
-      endpoint.onConnection(conn);
-    } catch {
-      endpoint.stats.errors++;
-      void conn.close();
-    }
   }
 
   /** @internal Deliver `chunks` (or end of stream when null) from `from` to `to` in order. */
@@ -227,11 +211,9 @@ class MemoryConn implements StreamConn {
   peer: MemoryConn | undefined;
   onClose: (() => void) | undefined;
   #net: MemoryStreamNetwork;
-  #queue: Uint8Array[] = [];
-  #queued = 0;
+  readonly #queue = new ChunkQueue({ onOverflow: () => void this.close() });
   #eof = false;
   #closed = false;
-  #waiter: ((chunk: Uint8Array | null) => void) | undefined;
 
   constructor(net: MemoryStreamNetwork, remote: PeerAddress, local: PeerAddress) {
     this.#net = net;
@@ -244,14 +226,7 @@ class MemoryConn implements StreamConn {
   }
 
   read(): Promise<Uint8Array | null> {
-    if (this.#waiter) return Promise.reject(new Error("overlapping read on a stream connection"));
-    const chunk = this.#queue.shift();
-    if (chunk) {
-      this.#queued -= chunk.length;
-      return Promise.resolve(chunk);
-    }
-    if (this.#eof || this.#closed) return Promise.resolve(null);
-    return new Promise((resolve) => (this.#waiter = resolve));
+    return this.#queue.read();
   }
 
   write(bytes: Uint8Array): Promise<void> {
@@ -265,9 +240,7 @@ class MemoryConn implements StreamConn {
   close(): Promise<void> {
     if (this.#closed) return Promise.resolve();
     this.#closed = true;
-    this.#queue = [];
-    this.#queued = 0;
-    this.#wake(null);
+    this.#queue.clear();
     if (this.peer) this.#net.transmit(this, this.peer, null);
     this.onClose?.();
     return Promise.resolve();
@@ -278,24 +251,9 @@ class MemoryConn implements StreamConn {
     if (this.#closed || this.#eof) return;
     if (chunk === null) {
       this.#eof = true;
-      this.#wake(null);
-      return;
+      this.#queue.end();
+    } else {
+      this.#queue.push(chunk);
     }
-    if (this.#waiter) {
-      this.#wake(chunk);
-      return;
-    }
-    this.#queued += chunk.length;
-    if (this.#queued > MAX_UNREAD_BYTES) {
-      void this.close(); // a flooding peer is cut off
-      return;
-    }
-    this.#queue.push(chunk);
-  }
-
-  #wake(chunk: Uint8Array | null): void {
-    const w = this.#waiter;
-    this.#waiter = undefined;
-    w?.(chunk);
   }
 }

@@ -2,8 +2,8 @@
  * Stream transport over `node:net`: the TCP adapter for Node.js (≥ 20), beside the
  * `node:dgram` one. Deno and Bun run it too.
  *
- * Quirks handled here: `node:net` pushes data through events, so chunks are queued for
- * `read()`, and the socket is paused while more than {@linkcode HIGH_WATER} bytes wait
+ * Quirks handled here: `node:net` pushes data through events, so chunks wait in a
+ * {@linkcode ChunkQueue} for `read()`, which pauses the socket while too many bytes wait
  * (TCP flow control then holds the peer back; memory stays bounded); `write` resolves from
  * the write callback, once the bytes are handed to the OS; `destroy()` may drop pending
  * write callbacks, so pending writes are rejected by `close()` itself; listener and
@@ -18,7 +18,6 @@ import {
   admitConnection,
   DEFAULT_MAX_CONNECTIONS,
   type ListenOptions,
-  MAX_UNREAD_BYTES,
   newListenerStats,
   type StreamBinder,
   type StreamConn,
@@ -26,10 +25,8 @@ import {
   type StreamListener,
   type StreamListenerStats,
 } from "./stream_types.ts";
-import { AddressInUseError } from "./types.ts";
-
-/** Unread bytes beyond which the socket is paused until the reader catches up. */
-const HIGH_WATER = Math.min(1024 * 1024, MAX_UNREAD_BYTES);
+import { ChunkQueue } from "./_chunk_queue.ts";
+import { bindError, plainHost } from "./_net.ts";
 
 /**
  * Listens and dials TCP with `node:net`. Everything is unref'd.
@@ -107,11 +104,7 @@ class NodeListener implements StreamListener {
     return new Promise<NodeListener>((resolve, reject) => {
       const onError = (error: Error & { code?: string }) => {
         server.close();
-        reject(
-          error.code === "EADDRINUSE"
-            ? new AddressInUseError(options.host, options.port, { cause: error })
-            : error,
-        );
+        reject(bindError(error, options.host, options.port));
       };
       server.once("error", onError);
       server.listen({ host: options.host, port: options.port, exclusive: true }, () => {
@@ -157,18 +150,19 @@ class NodeConn implements StreamConn {
   readonly remote: PeerAddress;
   onClose: (() => void) | undefined;
   readonly #socket: Socket;
-  readonly #chunks: Uint8Array[] = [];
-  #queued = 0;
-  #paused = false;
+  readonly #queue: ChunkQueue;
   #eof = false;
   #closed = false;
-  #reading = false;
-  #wake: (() => void) | undefined;
   readonly #pendingWrites = new Set<(error: StreamError) => void>();
 
   constructor(socket: Socket, remote: PeerAddress) {
     this.#socket = socket;
     this.remote = remote;
+    this.#queue = new ChunkQueue({
+      pause: () => socket.pause(),
+      resume: () => socket.resume(),
+      onOverflow: () => void this.close(),
+    });
     try {
       socket.setNoDelay(true);
     } catch {
@@ -176,17 +170,11 @@ class NodeConn implements StreamConn {
     }
     socket.on("data", (chunk: Uint8Array) => {
       // A plain Uint8Array over the chunk's fresh memory: slice() copies, as elsewhere.
-      this.#chunks.push(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength));
-      this.#queued += chunk.byteLength;
-      if (this.#queued > HIGH_WATER && !this.#paused) {
-        this.#paused = true;
-        socket.pause();
-      }
-      this.#notify();
+      this.#queue.push(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength));
     });
     const ended = () => {
       this.#eof = true;
-      this.#notify();
+      this.#queue.end();
     };
     socket.on("end", ended);
     socket.on("close", ended);
@@ -197,31 +185,8 @@ class NodeConn implements StreamConn {
     return this.#closed || this.#eof;
   }
 
-  #notify(): void {
-    const wake = this.#wake;
-    this.#wake = undefined;
-    wake?.();
-  }
-
-  async read(): Promise<Uint8Array | null> {
-    if (this.#reading) throw new Error("overlapping read on a stream connection");
-    this.#reading = true;
-    try {
-      while (this.#chunks.length === 0) {
-        if (this.#closed || this.#eof) return null;
-        await new Promise<void>((resolve) => (this.#wake = resolve));
-      }
-      if (this.#closed) return null;
-      const chunk = this.#chunks.shift()!;
-      this.#queued -= chunk.byteLength;
-      if (this.#paused && this.#queued <= HIGH_WATER / 2) {
-        this.#paused = false;
-        this.#socket.resume();
-      }
-      return chunk;
-    } finally {
-      this.#reading = false;
-    }
+  read(): Promise<Uint8Array | null> {
+    return this.#queue.read();
   }
 
   write(bytes: Uint8Array): Promise<void> {
@@ -262,16 +227,8 @@ class NodeConn implements StreamConn {
       fail(new StreamError("closed", "connection closed while writing"));
     }
     this.#socket.destroy();
-    this.#chunks.length = 0;
-    this.#queued = 0;
-    this.#notify();
+    this.#queue.clear();
     this.onClose?.();
     return Promise.resolve();
   }
-}
-
-/** Turns an IPv4-mapped IPv6 address (from a dual-stack socket) back into a dotted quad. */
-function plainHost(host: string): string {
-  const mapped = /^::ffff:(\d{1,3}(?:\.\d{1,3}){3})$/i.exec(host);
-  return mapped ? mapped[1] : host;
 }

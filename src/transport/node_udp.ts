@@ -14,17 +14,9 @@
 
 import { createSocket, type RemoteInfo, type Socket } from "node:dgram";
 import type { PeerAddress } from "../core/address.ts";
-import {
-  AddressInUseError,
-  type BindOptions,
-  type DatagramBinder,
-  type DatagramTransport,
-  newTransportStats,
-  type TransportStats,
-} from "./types.ts";
-
-/** Datagrams queued for the send pump beyond this are dropped (and counted), as UDP would. */
-const MAX_QUEUED_SENDS = 4096;
+import type { BindOptions, DatagramBinder, DatagramTransport } from "./types.ts";
+import { bindError, plainHost } from "./_net.ts";
+import { DatagramShell, SendPump } from "./_udp.ts";
 
 /**
  * Binds UDP sockets with `node:dgram`. Sockets are unref'd: an idle node never keeps the
@@ -54,11 +46,7 @@ export const nodeDatagram: DatagramBinder = {
         } catch {
           // never bound: nothing to release
         }
-        reject(
-          error.code === "EADDRINUSE"
-            ? new AddressInUseError(options.host, options.port, { cause: error })
-            : error,
-        );
+        reject(bindError(error, options.host, options.port));
       };
       socket.once("error", onBindError);
       socket.bind({ address: options.host, port: options.port, exclusive: true }, () => {
@@ -69,54 +57,43 @@ export const nodeDatagram: DatagramBinder = {
   },
 };
 
-/** Turns an IPv4-mapped IPv6 source (from a dual-stack socket) back into a dotted quad. */
-function plainHost(host: string): string {
-  const mapped = /^::ffff:(\d{1,3}(?:\.\d{1,3}){3})$/i.exec(host);
-  return mapped ? mapped[1] : host;
-}
-
-class NodeUdpTransport implements DatagramTransport {
+class NodeUdpTransport extends DatagramShell {
   readonly local: PeerAddress;
-  readonly stats: TransportStats = newTransportStats();
-  #socket: Socket;
-  #onDatagram: BindOptions["onDatagram"];
-  #queue: { to: PeerAddress; bytes: Uint8Array }[] = [];
-  #sending = false;
-  #drained: (() => void) | undefined;
-  #closed = false;
-  #closing: Promise<void> | undefined;
+  readonly #socket: Socket;
+  readonly #pump: SendPump;
 
   constructor(socket: Socket, options: BindOptions) {
+    super(options.onDatagram);
     this.#socket = socket;
-    this.#onDatagram = options.onDatagram;
     const addr = socket.address();
     this.local = { host: plainHost(addr.address), port: addr.port };
-    socket.on("message", (msg: Uint8Array, rinfo: RemoteInfo) => this.#receive(msg, rinfo));
+    // The next datagram leaves from the previous one's callback.
+    this.#pump = new SendPump(
+      this.stats,
+      (to, bytes) =>
+        new Promise<number>((resolve, reject) =>
+          socket.send(bytes, to.port, to.host, (error, sent) => {
+            if (error) reject(error);
+            else resolve(sent ?? bytes.byteLength);
+          })
+        ),
+    );
+    socket.on("message", (msg: Uint8Array, rinfo: RemoteInfo) => {
+      // A Buffer's slice() is a view; a plain Uint8Array over the same fresh memory is not.
+      const bytes = new Uint8Array(msg.buffer, msg.byteOffset, msg.byteLength);
+      this.deliver(bytes, { host: plainHost(rinfo.address), port: rinfo.port });
+    });
     socket.on("error", () => {
       this.stats.receiveErrors++; // asynchronous socket errors: UDP noise, keep going
     });
   }
 
-  send(to: PeerAddress, bytes: Uint8Array): void {
-    if (this.#closed || this.#queue.length >= MAX_QUEUED_SENDS) {
-      this.stats.sendErrors++;
-      return;
-    }
-    this.#queue.push({ to, bytes });
-    if (!this.#sending) this.#next();
+  protected transmit(to: PeerAddress, bytes: Uint8Array): void {
+    this.#pump.push(to, bytes); // bad address, closed socket: counted by the pump
   }
 
-  close(): Promise<void> {
-    this.#closing ??= this.#shutdown();
-    return this.#closing;
-  }
-
-  async #shutdown(): Promise<void> {
-    this.#closed = true; // no new sends, no more deliveries
-    if (this.#sending) {
-      // let datagrams already queued (a farewell, say) leave first
-      await new Promise<void>((resolve) => (this.#drained = resolve));
-    }
+  protected async release(): Promise<void> {
+    await this.#pump.idle(); // let datagrams already queued (a farewell, say) leave first
     await new Promise<void>((resolve) => {
       try {
         this.#socket.close(() => resolve());
@@ -124,42 +101,5 @@ class NodeUdpTransport implements DatagramTransport {
         resolve(); // already closed underneath us
       }
     });
-  }
-
-  /** Send the head of the queue; its callback sends the next one, so order is kept. */
-  #next(): void {
-    const item = this.#queue.shift();
-    if (!item) {
-      this.#sending = false;
-      this.#drained?.();
-      return;
-    }
-    this.#sending = true;
-    try {
-      this.#socket.send(item.bytes, item.to.port, item.to.host, (error, sent) => {
-        if (error) this.stats.sendErrors++;
-        else {
-          this.stats.packetsOut++;
-          this.stats.bytesOut += sent ?? item.bytes.byteLength;
-        }
-        this.#next();
-      });
-    } catch {
-      this.stats.sendErrors++; // bad address, closed socket: synchronous failures
-      queueMicrotask(() => this.#next());
-    }
-  }
-
-  #receive(msg: Uint8Array, rinfo: RemoteInfo): void {
-    if (this.#closed) return;
-    this.stats.packetsIn++;
-    this.stats.bytesIn += msg.byteLength;
-    // A Buffer's slice() is a view; a plain Uint8Array over the same fresh memory is not.
-    const bytes = new Uint8Array(msg.buffer, msg.byteOffset, msg.byteLength);
-    try {
-      this.#onDatagram(bytes, { host: plainHost(rinfo.address), port: rinfo.port });
-    } catch {
-      this.stats.receiveErrors++; // a throwing handler must not break the socket
-    }
   }
 }

@@ -1,8 +1,8 @@
 /**
  * The stream (TCP) transport: re-exports the byte-pipe interface of `src/wire/conn.ts`
  * (which states the contract every adapter keeps) and holds the listener pieces the adapters
- * share. Adapters exist for `Deno.listen`/`Deno.connect`, `Bun.listen`/`Bun.connect`, `node:net` and
- * an in-memory network.
+ * share. Adapters exist for `Deno.listen`/`Deno.connect`, `Bun.listen`/`Bun.connect`,
+ * `node:net` and an in-memory network.
  *
  * @module
  */

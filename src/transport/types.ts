@@ -1,6 +1,6 @@
 /**
  * The abstract datagram transport: the only I/O a SWIM node needs. Adapters exist for
- * `Deno.listenDatagram`, `Bun.udpSocket` and an in-memory network.
+ * `Deno.listenDatagram`, `Bun.udpSocket`, `node:dgram` and an in-memory network.
  *
  * @module
  */
@@ -57,7 +57,7 @@ export interface BindOptions {
 
 /** Something that can bind datagram sockets: one per runtime adapter. */
 export interface DatagramBinder {
-  /** A short name for logs: "deno", "bun", "memory", ... */
+  /** A short name for logs: "deno", "bun", "node" or "memory". */
   readonly name: string;
   /** Bind a socket. Rejects with a clear error when the address is in use. */
   bind(options: BindOptions): Promise<DatagramTransport>;
