@@ -338,7 +338,10 @@ export function queueCases(): BenchCase[] {
         for (let i = 0; i < 40; i++, next++) {
           queue.enqueue(`k${next % backlog}`, rumours[next % backlog]);
         }
-        return queue.take(1396, 2, 126, 1_000_000);
+        const packer = memberlistCodec.packer(1400);
+        packer.add(rumours[0]);
+        queue.take(packer, 0, 1_000_000);
+        return packer.finish();
       },
       baseline: backlog === 100,
     });

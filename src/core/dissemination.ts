@@ -1,5 +1,5 @@
 /**
- * Infection-style dissemination (spec §11): rumours queued with a transmit limit, piggy-backed
+ * Infection-style dissemination (protocol.md §11): rumours queued with a transmit limit, piggy-backed
  * on every datagram we send and pushed to a few random members every gossip interval, packed
  * so that no datagram exceeds `udpBufferSize`. Application broadcasts have their own queue and
  * a reserved share of every packet.

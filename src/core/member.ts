@@ -1,7 +1,7 @@
 /**
  * Members and their states.
  *
- * A member's life (spec §7), ordered by precedence for one name:
+ * A member's life (protocol.md §7), ordered by precedence for one name:
  * `alive(i) < suspect(i) < alive(i+1) < …`, and `dead`/`left` win at any incarnation
  * ≥ the known one until the member itself announces a higher incarnation.
  *

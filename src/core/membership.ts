@@ -1,7 +1,7 @@
 /**
  * The membership table: every member this node knows (itself included), and the shuffled
- * round-robin probe order (spec §8.1). Storage and selection only; the rules that change a
- * member's state live in `swim.ts`.
+ * round-robin probe order (protocol.md §8.1). Storage and selection only; the rules that change
+ * a member's state live in `rumours.ts`, judged by `precedence.ts`.
  *
  * @module
  */

@@ -431,7 +431,7 @@ export class Swim {
   }
 }
 
-/** memberlist's pushPullScale (spec §12), re-exported where the state machine is. */
+/** memberlist's pushPullScale (protocol.md §12), re-exported where the state machine is. */
 export { syncInterval } from "./anti_entropy.ts";
 
 function isRumour(m: Message): boolean {

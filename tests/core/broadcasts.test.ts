@@ -2,9 +2,41 @@ import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import fc from "fast-check";
 import { BroadcastQueue, retransmitLimit } from "../../src/core/broadcasts.ts";
+import type { Packer } from "../../src/core/codec.ts";
 import { Suspicion, suspicionBounds } from "../../src/core/suspicion.ts";
 
 const bytes = (tag: number, size: number) => new Uint8Array(size).fill(tag & 255);
+
+/** A packer of `limit` bytes where each part costs `overhead` more, holding at most `max`. */
+function packer(limit: number, overhead: number, max: number): Packer & { parts: Uint8Array[] } {
+  const parts: Uint8Array[] = [];
+  let free = limit;
+  const room = (reserve = 0) => parts.length >= max ? 0 : Math.max(0, free - reserve - overhead);
+  return {
+    parts,
+    get count() {
+      return parts.length;
+    },
+    get free() {
+      return free;
+    },
+    room,
+    add(part) {
+      if (parts.length > 0 && part.length > room()) return false;
+      parts.push(part);
+      free -= overhead + part.length;
+      return true;
+    },
+    finish: () => new Uint8Array(0),
+  };
+}
+
+/** Take from `q` into a fresh packer; the parts taken. */
+function take(q: BroadcastQueue, limit: number, overhead: number, max: number, transmits: number) {
+  const p = packer(limit, overhead, max);
+  q.take(p, 0, transmits);
+  return p.parts;
+}
 
 describe("broadcast queue", () => {
   test("fewest transmits first, then largest, then newest", () => {
@@ -13,11 +45,11 @@ describe("broadcast queue", () => {
     q.enqueue("b", bytes(2, 30));
     q.enqueue("c", bytes(3, 10));
     // One at a time: b (largest), then c (newest of the 10-byte ones), then a.
-    assert.deepEqual(q.take(1000, 2, 1, 3)[0][0], 2);
-    assert.deepEqual(q.take(1000, 2, 1, 3)[0][0], 3);
-    assert.deepEqual(q.take(1000, 2, 1, 3)[0][0], 1);
+    assert.deepEqual(take(q, 1000, 2, 1, 3)[0][0], 2);
+    assert.deepEqual(take(q, 1000, 2, 1, 3)[0][0], 3);
+    assert.deepEqual(take(q, 1000, 2, 1, 3)[0][0], 1);
     // All have been sent once; the next round starts again from the largest.
-    assert.deepEqual(q.take(1000, 2, 1, 3)[0][0], 2);
+    assert.deepEqual(take(q, 1000, 2, 1, 3)[0][0], 2);
   });
 
   test("a newer rumour about the same member replaces the older one, settling it", () => {
@@ -27,16 +59,30 @@ describe("broadcast queue", () => {
     q.enqueue("x", bytes(2, 5));
     assert.equal(q.size, 1);
     assert.equal(settled, 1);
-    const parts = q.take(1000, 2, 10, 3);
+    const parts = take(q, 1000, 2, 10, 3);
     assert.deepEqual(parts.map((p) => p[0]), [2]);
+  });
+
+  test("a reserve is left free for whoever packs next", () => {
+    const q = new BroadcastQueue();
+    for (let i = 0; i < 5; i++) q.enqueue(`k${i}`, bytes(i, 98));
+    const p = packer(1000, 2, 127);
+    q.take(p, 500, 3);
+    assert.equal(p.parts.length, 5, "five of 100 bytes fit beside the reserve");
+    const tight = packer(1000, 2, 127);
+    const q2 = new BroadcastQueue();
+    for (let i = 0; i < 10; i++) q2.enqueue(`k${i}`, bytes(i, 98));
+    q2.take(tight, 500, 3);
+    assert.equal(tight.parts.length, 5, "the reserve stops the sixth");
+    assert.ok(tight.free >= 500);
   });
 
   test("each rumour is sent exactly transmitLimit times, then settles", () => {
     const q = new BroadcastQueue();
     let settled = 0;
     q.enqueue("x", bytes(1, 5), () => settled++);
-    for (let i = 0; i < 4; i++) assert.equal(q.take(1000, 2, 10, 4).length, 1);
-    assert.equal(q.take(1000, 2, 10, 4).length, 0);
+    for (let i = 0; i < 4; i++) assert.equal(take(q, 1000, 2, 10, 4).length, 1);
+    assert.equal(take(q, 1000, 2, 10, 4).length, 0);
     assert.equal(settled, 1);
     assert.equal(q.size, 0);
   });
@@ -77,7 +123,7 @@ describe("broadcast queue", () => {
               sent.set(b, 0);
             } else {
               const before = new Map(sent);
-              const parts = q.take(o.limit, 2, o.max, LIMIT);
+              const parts = take(q, o.limit, 2, o.max, LIMIT);
               const used = parts.reduce((s, p) => s + p.length + 2, 0);
               assert.ok(used <= o.limit, "over budget");
               assert.ok(parts.length <= o.max, "too many parts");

@@ -1,5 +1,6 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
+import type { Codec } from "../../src/core/codec.ts";
 import { lanConfig } from "../../src/core/config.ts";
 import { Simulator } from "../../src/sim/simulator.ts";
 import { memberlistCodec } from "../../src/wire/codec.ts";
@@ -127,13 +128,27 @@ describe("simulator: acceptance", LONG, () => {
 
   test("no datagram exceeds udpBufferSize, even with large metadata and a busy queue", LONG, () => {
     let largest = 0, count = 0;
-    const codec = {
+    const codec: Codec = {
       ...memberlistCodec,
-      frame: (parts: readonly Uint8Array[], o?: { crc?: boolean }) => {
-        const bytes = memberlistCodec.frame(parts, o);
-        largest = Math.max(largest, bytes.length);
-        count++;
-        return bytes;
+      packer: (budget, o) => {
+        const packer = memberlistCodec.packer(budget, o);
+        const finish = () => {
+          const bytes = packer.finish();
+          largest = Math.max(largest, bytes.length);
+          count++;
+          return bytes;
+        };
+        return {
+          get count() {
+            return packer.count;
+          },
+          get free() {
+            return packer.free;
+          },
+          room: (reserve) => packer.room(reserve),
+          add: (part) => packer.add(part),
+          finish,
+        };
       },
     };
     const sim = new Simulator({ seed: 9, config: lanConfig, codec, faults: { loss: 0.1 } });

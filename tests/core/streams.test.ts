@@ -3,7 +3,7 @@ import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { DEFAULT_VSN, lanConfig } from "../../src/core/config.ts";
 import type { Effect } from "../../src/core/effects.ts";
-import type { Message, NodeState } from "../../src/core/messages.ts";
+import type { Message, NodeState, StreamRequest } from "../../src/core/messages.ts";
 import { seededRng } from "../../src/core/rng.ts";
 import { Swim } from "../../src/core/swim.ts";
 import { Simulator } from "../../src/sim/simulator.ts";
@@ -26,6 +26,27 @@ function node(streams = true) {
   return { swim, feed, advance: (ms: number) => (now += ms) };
 }
 
+const NO_USER_STATE = new Uint8Array(0);
+
+/** A push/pull request carrying `states`, as a dialer sends it. */
+const pushPull = (states: NodeState[], join = false): StreamRequest => ({
+  type: "pushPull",
+  join,
+  states,
+  userState: NO_USER_STATE,
+});
+
+/** Merge `states` as the acceptor of a push/pull; the effects. */
+const merge = (swim: Swim, states: NodeState[]): Effect[] =>
+  swim.handleStreamRequest(pushPull(states), FROM).effects;
+
+/** The state `swim` replies with to a push/pull that carries nothing. */
+function localState(swim: Swim): readonly NodeState[] {
+  const { reply } = swim.handleStreamRequest(pushPull([]), FROM);
+  assert.ok(reply?.type === "pushPull");
+  return reply.states;
+}
+
 const entry = (name: string, state: 0 | 1 | 2 | 3, incarnation = 1, host = 2): NodeState => ({
   name,
   addr: new Uint8Array([10, 0, 0, host]),
@@ -39,18 +60,18 @@ const entry = (name: string, state: 0 | 1 | 2 | 3, incarnation = 1, host = 2): N
 describe("push/pull", () => {
   test("local state lists every member, self included, with memberlist state codes", () => {
     const { swim } = node();
-    swim.mergeRemoteState([entry("b", 0), entry("c", 0, 1, 3), entry("x", 3, 1, 5)]);
-    swim.mergeRemoteState([entry("c", 3, 2, 3)]);
+    merge(swim, [entry("b", 0), entry("c", 0, 1, 3), entry("x", 3, 1, 5)]);
+    merge(swim, [entry("c", 3, 2, 3)]);
     assert.equal(swim.member("x"), undefined, "a left entry for an unknown name is ignored");
-    const states = Object.fromEntries(swim.localState().map((s) => [s.name, s.state]));
+    const states = Object.fromEntries(localState(swim).map((s) => [s.name, s.state]));
     assert.deepEqual(states, { me: 0, b: 0, c: 3 });
   });
 
   test("merge: alive joins, left leaves, dead only makes suspect (spec §7.6)", () => {
     const { swim } = node();
-    const out = swim.mergeRemoteState([entry("b", 0), entry("c", 0, 1, 3), entry("d", 0, 1, 4)]);
+    const out = merge(swim, [entry("b", 0), entry("c", 0, 1, 3), entry("d", 0, 1, 4)]);
     assert.equal(out.filter((e) => e.type === "event" && e.event.type === "join").length, 3);
-    swim.mergeRemoteState([entry("b", 2), entry("c", 3), entry("d", 1)]);
+    merge(swim, [entry("b", 2), entry("c", 3), entry("d", 1)]);
     assert.equal(swim.member("b")?.state, "suspect");
     assert.equal(swim.member("c")?.state, "left");
     assert.equal(swim.member("d")?.state, "suspect");
@@ -60,7 +81,7 @@ describe("push/pull", () => {
   test("merge refuses incompatible protocol versions whole", () => {
     const { swim } = node();
     const bad = { ...entry("b", 0), vsn: new Uint8Array([1, 5, 9, 0, 0, 0]) };
-    swim.mergeRemoteState([bad, entry("c", 0, 1, 3)]);
+    merge(swim, [bad, entry("c", 0, 1, 3)]);
     assert.equal(swim.member("b"), undefined);
     assert.equal(swim.member("c"), undefined);
     assert.equal(swim.stats.mergesRejected, 1);
@@ -68,16 +89,69 @@ describe("push/pull", () => {
 
   test("a stale entry about ourselves is refuted", () => {
     const { swim } = node();
-    swim.mergeRemoteState([{ ...entry("me", 2, 5), addr: new Uint8Array([10, 0, 0, 1]) }]);
+    merge(swim, [{ ...entry("me", 2, 5), addr: new Uint8Array([10, 0, 0, 1]) }]);
     assert.equal(swim.localMember().incarnation, 6);
   });
 
   test("join asks each seed for a push/pull", () => {
     const { swim } = node();
     const out = swim.join([{ host: "10.0.0.5", port: 7946 }]);
-    assert.ok(out.some((e) => e.type === "pushPull" && e.join && e.to.host === "10.0.0.5"));
+    const request = out.find((e) => e.type === "pushPull");
+    assert.ok(request?.type === "pushPull" && request.request.join);
+    assert.equal(request.to.host, "10.0.0.5");
+    // The request carries our state as it was when the effect was emitted.
+    assert.deepEqual(request.request.states.map((s) => s.name), ["me"]);
     const without = node(false).swim.join([{ host: "10.0.0.5", port: 7946 }]);
     assert.ok(!without.some((e) => e.type === "pushPull"));
+  });
+});
+
+describe("stream requests", () => {
+  test("a push/pull is answered with our state from before the merge, then merged", () => {
+    const { swim } = node();
+    merge(swim, [entry("b", 0)]);
+    const { reply, effects } = swim.handleStreamRequest(
+      pushPull([entry("c", 0, 1, 3)], true),
+      FROM,
+    );
+    assert.ok(reply?.type === "pushPull");
+    assert.equal(reply.join, true, "the reply echoes Join");
+    assert.deepEqual(reply.states.map((s) => s.name).sort(), ["b", "me"]);
+    assert.ok(effects.some((e) => e.type === "event" && e.event.member.name === "c"));
+    assert.equal(swim.member("c")?.state, "alive");
+  });
+
+  test("the reply to a push/pull effect is merged", () => {
+    const { swim } = node();
+    const out = swim.handlePushPullReply({
+      type: "pushPull",
+      join: true,
+      states: [entry("b", 0)],
+      userState: NO_USER_STATE,
+    });
+    assert.ok(out.some((e) => e.type === "event" && e.event.type === "join"));
+    assert.equal(swim.joined, true);
+  });
+
+  test("a stream ping for us is acked; one for another name is not (and counted)", () => {
+    const { swim } = node();
+    const ping = (node: string) => ({ type: "ping", seqNo: 7, node } as const);
+    assert.deepEqual(swim.handleStreamRequest(ping("me"), FROM).reply, {
+      type: "ack",
+      seqNo: 7,
+      payload: null,
+    });
+    assert.equal(swim.handleStreamRequest(ping(""), FROM).reply?.type, "ack");
+    assert.equal(swim.handleStreamRequest(ping("other"), FROM).reply, null);
+    assert.equal(swim.stats.unexpectedPings, 1);
+  });
+
+  test("a stream user message is delivered, with no reply", () => {
+    const { swim } = node();
+    const payload = new Uint8Array([1, 2]);
+    const { reply, effects } = swim.handleStreamRequest({ type: "user", payload }, FROM);
+    assert.equal(reply, null);
+    assert.deepEqual(effects, [{ type: "user", payload, from: FROM }]);
   });
 });
 
