@@ -1,5 +1,5 @@
 /**
- * Datagram framing (spec §3): compound messages, the CRC wrapper and LZW compression, and
+ * Datagram framing (protocol.md §3): compound messages, the CRC wrapper and LZW compression, and
  * the recursive decoder that unwraps them.
  *
  * Layering, outermost first, as Go applies it: `[label] [encryption] [hasCrc] [compress]
@@ -171,7 +171,7 @@ export function encodeCompress(inner: Uint8Array): Uint8Array {
 }
 
 /**
- * Read the body of a `compress` message (spec §5.10, packets and streams alike): checks the
+ * Read the body of a `compress` message (protocol.md §5.10, packets and streams alike): checks the
  * algorithm and returns the LZW stream (a view into the reader's buffer).
  *
  * @throws {DecodeError} `bad-compression` for an unknown algorithm or a missing `Buf`.
