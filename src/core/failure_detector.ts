@@ -30,6 +30,8 @@ interface Probe {
   readonly seqNo: number;
   readonly target: string;
   readonly startedAt: number;
+  /** The target's incarnation when probed: a failed probe accuses that life only. */
+  readonly incarnation: number;
   acked: boolean;
   nacks: number;
   expectedNacks: number;
@@ -89,6 +91,7 @@ export class FailureDetector {
       seqNo,
       target: target.name,
       startedAt: this.#ctx.now(),
+      incarnation: target.incarnation,
       acked: false,
       nacks: 0,
       expectedNacks: 0,
@@ -176,6 +179,8 @@ export class FailureDetector {
     }
     const target = this.#ctx.table.get(probe.target);
     if (!target || (target.state !== "alive" && target.state !== "suspect")) return;
+    // It refuted or moved meanwhile: the probe went to a life that is gone.
+    if (target.incarnation !== probe.incarnation) return;
     if (target.state === "alive") this.#ctx.stats.suspicionsRaised++;
     this.#rumours.onSuspect({
       type: "suspect",

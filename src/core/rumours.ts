@@ -31,7 +31,16 @@ export class Rumours {
   /** Drop any suspicion of `name` (the member is being forgotten). */
   forget(name: string): void {
     this.#endSuspicion(name);
+    this.#successors.delete(name);
   }
+
+  /**
+   * member name → the highest alive refused from another address while the member we hold was
+   * not dead, at an incarnation above it: most likely the member restarted elsewhere (a new
+   * port or IP after a crash). Under `replace-dead` it takes the name when the old life is
+   * declared dead, instead of waiting for the next announce or sync (protocol.md §13.4).
+   */
+  readonly #successors = new Map<string, Alive>();
 
   readonly #suspicions = new Map<string, Suspicion>();
 
@@ -81,6 +90,7 @@ export class Rumours {
     const claim: Claim = { state: "alive", incarnation: a.incarnation };
     let m = ctx.table.get(a.node);
     if (m === ctx.self) return this.#aliveAboutSelf(a, claim);
+    let moved = false;
     if (!m) {
       const host = safeIp(a.addr);
       if (judge(undefined, claim) !== "newer" || !host) return;
@@ -96,8 +106,9 @@ export class Rumours {
         stateChangedAt: ctx.now(),
       };
       ctx.table.add(m);
-    } else if (!bytesEqual(m.addr, a.addr) || m.port !== a.port) {
+    } else if ((moved = !bytesEqual(m.addr, a.addr) || m.port !== a.port)) {
       if (!mayMove(ctx.cfg.conflictPolicy, m, claim)) {
+        this.#rememberSuccessor(m, a);
         ctx.stats.conflicts++;
         ctx.out.emit("conflict", m, { address: safeIp(a.addr), port: a.port });
         return;
@@ -110,6 +121,10 @@ export class Rumours {
       if (verdict !== "newer") return;
     }
     this.#endSuspicion(a.node);
+    const successor = this.#successors.get(a.node);
+    if (successor && (moved || a.incarnation >= successor.incarnation)) {
+      this.#successors.delete(a.node);
+    }
     this.#diss.gossip(a.node, a);
     const was = m.state;
     const metaChanged = !bytesEqual(m.meta, a.meta);
@@ -235,6 +250,20 @@ export class Rumours {
     }
     this.#set(m, claim);
     ctx.out.emit(m.state === "left" ? "leave" : "dead", m);
+    const successor = this.#successors.get(d.node);
+    if (successor) {
+      this.#successors.delete(d.node);
+      if (successor.incarnation > m.incarnation) this.onAlive(successor);
+    }
+  }
+
+  /** Keep a refused alive from elsewhere that out-ranks the life we hold (see `#successors`). */
+  #rememberSuccessor(m: MemberRecord, a: Alive): void {
+    if (this.#ctx.cfg.conflictPolicy !== "replace-dead" || a.incarnation <= m.incarnation) return;
+    const known = this.#successors.get(a.node);
+    if (known && a.incarnation < known.incarnation) return;
+    if (this.#successors.size >= 4096) this.#successors.clear();
+    this.#successors.set(a.node, a);
   }
 
   /** Someone says we are suspect or dead (or out of date): out-bid them (protocol.md §7.5). */

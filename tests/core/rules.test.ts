@@ -147,6 +147,55 @@ describe("membership rules", () => {
     }
   });
 
+  test("replace-dead: a restart refused while its old life lived takes the name when that dies", () => {
+    const moved = { addr: new Uint8Array([10, 0, 0, 3]) };
+    const { swim, feed } = node();
+    swim.start();
+    feed(alive("b", 1));
+    assert.deepEqual(events(feed(alive("b", 5, moved))), ["conflict:b"]);
+    assert.equal(swim.member("b")?.address, "10.0.0.2");
+    assert.deepEqual(events(feed({ type: "dead", node: "b", incarnation: 1, from: "c" })), [
+      "dead:b",
+      "join:b",
+    ]);
+    const b = swim.member("b")!;
+    assert.deepEqual([b.address, b.state, b.incarnation], ["10.0.0.3", "alive", 5]);
+  });
+
+  test("the successor is handed the name through the suspicion timeout too", () => {
+    const moved = { addr: new Uint8Array([10, 0, 0, 3]) };
+    const { swim, feed, advance } = node();
+    swim.start();
+    feed(alive("b", 1));
+    feed(alive("b", 5, moved));
+    const out = feed({ type: "suspect", node: "b", incarnation: 1, from: "c" });
+    const timer = out.find((e) => e.type === "schedule" && e.timer.kind === "suspicion");
+    assert.ok(timer?.type === "schedule");
+    advance(60_000);
+    assert.deepEqual(events(swim.handleTimer(timer.timer)), ["dead:b", "join:b"]);
+    assert.equal(swim.member("b")?.address, "10.0.0.3");
+  });
+
+  test("no successor when the old address out-bids it, or under reject", () => {
+    const moved = { addr: new Uint8Array([10, 0, 0, 3]) };
+    const a = node();
+    a.swim.start();
+    a.feed(alive("b", 1));
+    a.feed(alive("b", 5, moved));
+    a.feed(alive("b", 6));
+    assert.deepEqual(events(a.feed({ type: "dead", node: "b", incarnation: 6, from: "c" })), [
+      "dead:b",
+    ]);
+    assert.equal(a.swim.member("b")?.address, "10.0.0.2");
+    const r = node("me", { conflictPolicy: "reject" });
+    r.swim.start();
+    r.feed(alive("b", 1));
+    r.feed(alive("b", 5, moved));
+    assert.deepEqual(events(r.feed({ type: "dead", node: "b", incarnation: 1, from: "c" })), [
+      "dead:b",
+    ]);
+  });
+
   test("confirmDeaths: an expired suspicion holds the member unreachable until confirmed", () => {
     const { swim, feed, advance } = node("me", { confirmDeaths: true });
     swim.start();
@@ -296,6 +345,21 @@ describe("probing", () => {
       seqNo: 42,
       payload: null,
     }]);
+  });
+
+  test("a failed probe accuses only the life it probed", () => {
+    const { swim, feed } = node();
+    swim.start();
+    feed(alive("b", 1));
+    const tick = swim.handleTimer({ kind: "probe", token: 1 });
+    assert.ok(tick.some((e) => e.type === "send" && e.to.host === "10.0.0.2"), "b is probed");
+    feed(alive("b", 2)); // b refutes something meanwhile; the probe's ack never comes
+    const next = swim.handleTimer({ kind: "probe", token: 1 });
+    assert.deepEqual(events(next), []);
+    assert.equal(swim.member("b")?.state, "alive");
+    // A probe of the current life that fails does accuse it.
+    const after = swim.handleTimer({ kind: "probe", token: 1 });
+    assert.deepEqual(events(after), ["suspect:b"]);
   });
 
   test("a ping for another name is not answered", () => {
