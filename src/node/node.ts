@@ -28,7 +28,7 @@ import { createMemberlistCodec } from "../wire/codec.ts";
 import { Keyring } from "../wire/keyring.ts";
 import { createPacketSecurity, type PacketSecurity } from "../wire/packet_security.ts";
 import type { SecurityOptions } from "../wire/security.ts";
-import { StreamEndpoint, type StreamHost, type StreamStats } from "./streams.ts";
+import { StreamEndpoint, type StreamStats } from "./streams.ts";
 import { pickAdvertiseHost } from "./advertise.ts";
 import { EventHub } from "./events.ts";
 import { loadState, saveState, startingIncarnation } from "./persist.ts";
@@ -155,11 +155,25 @@ export class ShoalNode implements AsyncDisposable {
     this.#dataDir = parts.dataDir;
     this.#security = parts.security;
     this.keyring = parts.keyring;
-    this.#streams = parts.streams?.(this);
+    const streams = parts.streams;
+    this.#streams = streams &&
+      new StreamEndpoint(streams.binder, {
+        swim: this.#swim,
+        apply: (effects) => {
+          if (!this.#closed) this.#apply(effects);
+        },
+        timeoutMs: streams.timeoutMs,
+        security: streams.security,
+        compress: streams.compress,
+      });
+    parts.connect({
+      deliver: (bytes, from) => this.#deliver(bytes, from),
+      listen: async (host, port) => await this.#streams?.listen(host, port),
+      begin: (seeds, keepAlive) => this.#begin(seeds, keepAlive),
+    });
   }
 
-  /** @internal Called by {@linkcode createNode} once the socket is bound. */
-  deliver(bytes: Uint8Array, from: PeerAddress): void {
+  #deliver(bytes: Uint8Array, from: PeerAddress): void {
     if (this.#closed) return;
     if (!this.#security.active) {
       this.#run(() => this.#swim.handlePacket(bytes, from));
@@ -175,26 +189,7 @@ export class ShoalNode implements AsyncDisposable {
     );
   }
 
-  /** @internal The stream endpoint's hooks. */
-  streamHost(timeoutMs: number, security: SecurityOptions, compress: boolean): StreamHost {
-    return {
-      swim: this.#swim,
-      apply: (effects: Effect[]) => {
-        if (!this.#closed) this.#apply(effects);
-      },
-      timeoutMs,
-      security,
-      compress,
-    };
-  }
-
-  /** @internal Listen for streams on our address. */
-  async listenStreams(host: string, port: number): Promise<void> {
-    await this.#streams?.listen(host, port);
-  }
-
-  /** @internal Start the protocol loops and join. */
-  begin(seeds: readonly PeerAddress[], keepAlive: boolean): void {
+  #begin(seeds: readonly PeerAddress[], keepAlive: boolean): void {
     // Sockets and protocol timers are unref'd; this one handle (released by close) is what
     // keeps a process with an open node running.
     if (keepAlive) this.#keepAlive = setInterval(() => {}, 1 << 30);
@@ -507,9 +502,10 @@ export async function createNode(options: NodeOptions): Promise<ShoalNode> {
     ? undefined
     : options.streams ?? (options.transport ? undefined : await detectStreamBinder());
   let node: ShoalNode | undefined;
+  let control: NodeControl | undefined;
   const pending: [Uint8Array, PeerAddress][] = [];
   const onDatagram = (bytes: Uint8Array, from: PeerAddress) =>
-    node ? node.deliver(bytes, from) : pending.push([bytes, from]);
+    control ? control.deliver(bytes, from) : pending.push([bytes, from]);
   // UDP and TCP share one port. With port 0 the OS picks the UDP port, which may be taken
   // for TCP: then try again with another.
   for (let attempt = 0;; attempt++) {
@@ -539,25 +535,26 @@ export async function createNode(options: NodeOptions): Promise<ShoalNode> {
         dataDir: options.dataDir,
         security,
         keyring,
-        streams: streamBinder
-          ? (n) =>
-            new StreamEndpoint(
-              streamBinder,
-              n.streamHost(config.tcpTimeout, securityOptions, compress),
-            )
-          : undefined,
+        streams: streamBinder && {
+          binder: streamBinder,
+          timeoutMs: config.tcpTimeout,
+          security: securityOptions,
+          compress,
+        },
+        connect: (c) => control = c,
       });
       try {
-        await node.listenStreams(transport.local.host, transport.local.port);
+        await control!.listen(transport.local.host, transport.local.port);
       } catch (err) {
         const retry = err instanceof AddressInUseError && bind.port === 0 && attempt < 8;
         await node.close();
         node = undefined;
+        control = undefined;
         if (retry) continue;
         throw err;
       }
-      for (const [bytes, from] of pending.splice(0)) node.deliver(bytes, from);
-      node.begin(
+      for (const [bytes, from] of pending.splice(0)) control!.deliver(bytes, from);
+      control!.begin(
         seeds.filter((s) => formatAddress(s) !== formatAddress(advertise)),
         options.keepAlive ?? true,
       );
@@ -577,7 +574,21 @@ interface NodeParts {
   readonly dataDir?: string;
   readonly security: PacketSecurity;
   readonly keyring?: Keyring;
-  readonly streams?: (node: ShoalNode) => StreamEndpoint;
+  readonly streams?: {
+    readonly binder: StreamBinder;
+    readonly timeoutMs: number;
+    readonly security: SecurityOptions;
+    readonly compress: boolean;
+  };
+  /** Receives the node's inputs from its sockets and its start, which only createNode drives. */
+  readonly connect: (control: NodeControl) => void;
+}
+
+/** What createNode drives on a node it built: datagrams in, the stream listener, the start. */
+interface NodeControl {
+  deliver(bytes: Uint8Array, from: PeerAddress): void;
+  listen(host: string, port: number): Promise<void>;
+  begin(seeds: readonly PeerAddress[], keepAlive: boolean): void;
 }
 
 function toKeyring(keys: NodeOptions["keys"]): Keyring | undefined {
