@@ -36,13 +36,14 @@ export type { StreamStats } from "./src/node/streams.ts";
 
 export {
   type Identity,
+  type StreamAnswer,
   Swim,
   type SwimOptions,
   SwimStateError,
   syncInterval,
 } from "./src/core/swim.ts";
 export type { Effect, MembershipEvent, MembershipEventType, Timer } from "./src/core/effects.ts";
-export { type Member, type MemberState } from "./src/core/member.ts";
+export { type Member, type MemberState, StateCode } from "./src/core/member.ts";
 export {
   ConfigError,
   type ConfigOverrides,
@@ -76,6 +77,7 @@ export {
   DecodeError,
   type DecodeErrorKind,
   type FrameOptions,
+  type Packer,
 } from "./src/core/codec.ts";
 export type {
   Ack,
@@ -86,7 +88,10 @@ export type {
   Nack,
   NodeState,
   Ping,
+  PushPull,
   Rumour,
+  StreamReply,
+  StreamRequest,
   Suspect,
   UserMessage,
 } from "./src/core/messages.ts";
@@ -94,6 +99,7 @@ export type {
 export {
   createMemberlistCodec,
   memberlistCodec,
+  type MemberlistCodec,
   type MemberlistCodecOptions,
 } from "./src/wire/codec.ts";
 export type { PacketDecodeOptions } from "./src/wire/packet.ts";
