@@ -331,8 +331,8 @@ export class Rumours {
    * rumour of us never reaches it. Greetings are a shortcut, not the guarantee (the join's full
    * state and anti-entropy are), so they are budgeted like gossip itself — `gossipNodes` per
    * gossip interval, in bursts of at most one probe interval's worth — and sent bare (nothing
-   * piggy-backed). Unbudgeted and piggy-backed, a mass join of n members cost n² full-size
-   * datagrams: the storm that melted 200 members in one process.
+   * piggy-backed): unbudgeted, a mass join of n members costs n² full-size datagrams
+   * (protocol.md §20).
    */
   #welcome(m: MemberRecord): void {
     if (this.#ctx.leaving) return;

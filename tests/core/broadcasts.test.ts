@@ -87,7 +87,7 @@ describe("broadcast queue", () => {
     assert.equal(q.size, 0);
   });
 
-  test("retransmit limit follows memberlist's table (spec §9)", () => {
+  test("retransmit limit follows memberlist's table (protocol.md §9)", () => {
     const cases: [number, number][] = [[1, 4], [9, 4], [10, 8], [99, 8], [100, 12], [1000, 16]];
     for (const [n, want] of cases) assert.equal(retransmitLimit(4, n), want, `n=${n}`);
   });
@@ -151,7 +151,7 @@ describe("broadcast queue", () => {
   });
 });
 
-describe("suspicion timeouts (spec §9 table)", () => {
+describe("suspicion timeouts (protocol.md §9 table)", () => {
   test("min, max and k for LAN settings", () => {
     const rows: [number, number, number, number][] = [
       [3, 4000, 24000, 0],

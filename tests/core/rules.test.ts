@@ -1,5 +1,5 @@
 /**
- * Membership rules (spec §7) on a single state machine, fed hand-made rumours.
+ * Membership rules (protocol.md §7) on a single state machine, fed hand-made rumours.
  */
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";

@@ -67,7 +67,7 @@ describe("push/pull", () => {
     assert.deepEqual(states, { me: 0, b: 0, c: 3 });
   });
 
-  test("merge: alive joins, left leaves, dead only makes suspect (spec §7.6)", () => {
+  test("merge: alive joins, left leaves, dead only makes suspect (protocol.md §7.6)", () => {
     const { swim } = node();
     const out = merge(swim, [entry("b", 0), entry("c", 0, 1, 3), entry("d", 0, 1, 4)]);
     assert.equal(out.filter((e) => e.type === "event" && e.event.type === "join").length, 3);

@@ -1,6 +1,7 @@
 /**
- * Every "§N" / "§N.M" reference in `src/` must name a heading of `docs/protocol.md`
- * (`## N.` or `### N.M `), and no comment may still cite the old, absent "spec §".
+ * Every "§N" / "§N.M" reference in `src/` and `tests/` must name a heading of
+ * `docs/protocol.md` (`## N.` or `### N.M `), and no source may still cite the old, absent
+ * "spec §".
  */
 
 import { test } from "node:test";
@@ -10,6 +11,7 @@ import { fileURLToPath } from "node:url";
 import { join, relative } from "node:path";
 
 const SRC = fileURLToPath(new URL("../../src/", import.meta.url));
+const TESTS = fileURLToPath(new URL("../../tests/", import.meta.url));
 const DOC = fileURLToPath(new URL("../../docs/protocol.md", import.meta.url));
 
 /** Every `.ts` file under `dir`, recursively, sorted. */
@@ -33,23 +35,26 @@ function headings(markdown: string): Set<string> {
   return out;
 }
 
-const sources = tsFiles(SRC).map((path) => ({
-  name: relative(SRC, path),
-  lines: readFileSync(path, "utf8").split("\n"),
-}));
+const read = (root: string, prefix: string) =>
+  tsFiles(root).map((path) => ({
+    name: `${prefix}/${relative(root, path)}`,
+    lines: readFileSync(path, "utf8").split("\n"),
+  }));
+const sources = read(SRC, "src");
+const tests = read(TESTS, "tests");
 
 test("src/ has files to check and docs/protocol.md has headings", () => {
   assert.ok(sources.length > 0, "no .ts files found under src/");
   assert.ok(headings(readFileSync(DOC, "utf8")).size > 0, "no numbered headings in protocol.md");
 });
 
-test("every § reference in src/ resolves to a heading of docs/protocol.md", () => {
+test("every § reference in src/ and tests/ resolves to a heading of docs/protocol.md", () => {
   const known = headings(readFileSync(DOC, "utf8"));
   const missing: string[] = [];
-  for (const { name, lines } of sources) {
+  for (const { name, lines } of [...sources, ...tests]) {
     lines.forEach((line, i) => {
       for (const m of line.matchAll(/§(\d+(?:\.\d+)?)/g)) {
-        if (!known.has(m[1])) missing.push(`src/${name}:${i + 1}: §${m[1]}`);
+        if (!known.has(m[1])) missing.push(`${name}:${i + 1}: §${m[1]}`);
       }
     });
   }
@@ -60,7 +65,7 @@ test('no file in src/ still cites "spec §"', () => {
   const stale: string[] = [];
   for (const { name, lines } of sources) {
     lines.forEach((line, i) => {
-      if (line.includes("spec §")) stale.push(`src/${name}:${i + 1}`);
+      if (line.includes("spec §")) stale.push(`${name}:${i + 1}`);
     });
   }
   assert.deepEqual(stale, [], `"spec §" should read "protocol.md §":\n${stale.join("\n")}`);

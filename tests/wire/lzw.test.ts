@@ -13,7 +13,7 @@ import { assertDecodeError, hex, toHex, utf8 } from "./_helpers.ts";
 const T = { timeout: 60_000 };
 
 /**
- * The spec §3.5 rules, written as plainly as possible (a Map for the dictionary).
+ * The protocol.md §3.5 rules, written as plainly as possible (a Map for the dictionary).
  * `reset: false` never clears: at 4096 codes the table freezes, which Go's decoder must also
  * accept ("deferred clear"), though Go's encoder never does it.
  */

@@ -1,5 +1,5 @@
 /**
- * Keyring, AES-GCM blobs (byte-exact against spec §16.5), label headers and the packet
+ * Keyring, AES-GCM blobs (byte-exact against protocol.md §16.5), label headers and the packet
  * security layer (§3.1–3.3).
  */
 
@@ -90,7 +90,7 @@ describe("keyring", () => {
   });
 });
 
-describe("encryption (spec §16.5)", () => {
+describe("encryption (protocol.md §16.5)", () => {
   const ring = new Keyring(KEY);
 
   test("version 1 and version 0 are byte-exact", T, async () => {

@@ -1,5 +1,5 @@
 /**
- * Every packet vector of spec §16.1–16.4 (produced by the real Go 0.2.2 encoder): encode to
+ * Every packet vector of protocol.md §16.1–16.4 (produced by the real Go 0.2.2 encoder): encode to
  * the exact bytes, and decode back to an equal message.
  */
 
