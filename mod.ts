@@ -98,8 +98,8 @@ export type {
 
 export {
   createMemberlistCodec,
-  memberlistCodec,
   type MemberlistCodec,
+  memberlistCodec,
   type MemberlistCodecOptions,
 } from "./src/wire/codec.ts";
 export type { PacketDecodeOptions } from "./src/wire/packet.ts";

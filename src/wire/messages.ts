@@ -13,9 +13,10 @@
  *   re-encodes a missing one. Any other length is `bad-field`.
  * - IP byte fields (`alive.addr`, `indirectPing.target`, a present `sourceAddr`) must be 4 or
  *   16 bytes, else `bad-field`. Ports must fit uint16, seqNo/incarnation uint32.
- * - Byte fields are copied out of the input, so messages never alias a receive buffer. All
- *   byte fields of one message share one fresh allocation (allocation dominates decode time
- *   in Deno); a field is a view of it, so it keeps at most its own message's bytes alive.
+ * - Byte fields are copied out of the input, so messages never alias a receive buffer.
+ *   Values up to 32 bytes (addresses, versions, short metadata) are interned: equal bytes
+ *   give the same shared array, so decoded messages are read-only. `ack` and `user`
+ *   payloads are fresh copies.
  * - Trailing bytes after the msgpack object are ignored, as Go ignores them.
  *
  * Encoding a value that does not fit its field (port 70000, a 5-byte vsn, ...) throws
@@ -38,6 +39,7 @@ import {
   type UserMessage,
 } from "../core/messages.ts";
 import { rawKey, Reader, U16_MAX, U32_MAX, Writer } from "./msgpack.ts";
+import { checkIp, checkUint, readStruct } from "./_struct.ts";
 import { internBytes } from "./alloc.ts";
 
 const K_ADDR = rawKey("Addr");
@@ -64,20 +66,6 @@ const shared = new Writer(2048);
 
 // ---------------------------------------------------------------------------------------
 // Encoding
-
-function checkUint(v: number, max: number, field: string): number {
-  if (!Number.isInteger(v) || v < 0 || v > max) {
-    throw new RangeError(`${field} must be an integer in 0..${max}, got ${v}`);
-  }
-  return v;
-}
-
-function checkIp(bytes: Uint8Array, field: string): Uint8Array {
-  if (bytes.length !== 4 && bytes.length !== 16) {
-    throw new RangeError(`${field} must be 4 or 16 IP bytes, got ${bytes.length}`);
-  }
-  return bytes;
-}
 
 function writeSource(
   w: Writer,
@@ -237,216 +225,252 @@ export function encodeErrResp(error: string): Uint8Array {
 // ---------------------------------------------------------------------------------------
 // Decoding
 
-function badField(message: string): DecodeError {
-  return new DecodeError("bad-field", message);
-}
-
-function checkedIp(bytes: Uint8Array | null, field: string): Uint8Array {
+/** A decoded IP field: 4 or 16 bytes, else `bad-field` (nil and missing give length 0). */
+export function decodedIp(bytes: Uint8Array | null, field: string): Uint8Array {
   if (bytes === null || (bytes.length !== 4 && bytes.length !== 16)) {
-    throw badField(`${field} must be 4 or 16 IP bytes, got ${bytes?.length ?? 0}`);
+    throw new DecodeError(
+      "bad-field",
+      `${field} must be 4 or 16 IP bytes, got ${bytes?.length ?? 0}`,
+    );
   }
   return bytes;
 }
 
+/** A decoded `Vsn`: 6 bytes, or empty for nil/missing/empty; any other length is `bad-field`. */
+export function decodedVsn(vsn: Uint8Array | null): Uint8Array {
+  if (vsn === null) return EMPTY;
+  if (vsn.length !== VSN_LENGTH && vsn.length !== 0) {
+    throw new DecodeError("bad-field", `Vsn must be ${VSN_LENGTH} bytes, got ${vsn.length}`);
+  }
+  return vsn;
+}
+
 /** An omitempty source address: absent (null) when nil/empty, else 4 or 16 bytes. */
 function optionalIp(bytes: Uint8Array | null, field: string): Uint8Array | null {
-  return bytes === null || bytes.length === 0 ? null : checkedIp(bytes, field);
+  return bytes === null || bytes.length === 0 ? null : decodedIp(bytes, field);
 }
 
 /**
- * A decoded byte field, owned by the message (never a view of the input): small values
- * (addresses, versions, short metadata) are interned and shared between messages, so decoded
- * messages are read-only.
+ * A decoded byte field, copied out of the input: values up to 32 bytes are interned, so the
+ * same bytes give the same shared array (decoded messages are read-only).
  */
 function own(bytes: Uint8Array): Uint8Array {
   return internBytes(bytes);
 }
 
-function readPing(r: Reader): Ping {
-  let seqNo = 0;
-  let node = "";
-  let sourceAddr: Uint8Array | null = null;
-  let sourcePort = 0;
-  let sourceNode = "";
-  for (let n = r.mapHeader(); n > 0; n--) {
-    switch (r.key()) {
-      case "Node":
-        node = r.str();
-        break;
-      case "SeqNo":
-        seqNo = r.uint(U32_MAX);
-        break;
-      case "SourceAddr":
-        sourceAddr = r.bytesView();
-        break;
-      case "SourceNode":
-        sourceNode = r.str();
-        break;
-      case "SourcePort":
-        sourcePort = r.uint(U16_MAX);
-        break;
-      default:
-        r.skip();
-    }
+type Mutable<T> = { -readonly [K in keyof T]: T[K] };
+
+/** Ping fields as read; `indirectPing` has these too. */
+interface PingFields {
+  seqNo: number;
+  node: string;
+  sourceAddr: Uint8Array | null;
+  sourceNode: string;
+  sourcePort: number;
+}
+
+interface IndirectPingFields extends PingFields {
+  target: Uint8Array | null;
+  port: number;
+  nack: boolean;
+}
+
+function pingField(r: Reader, key: string, f: PingFields): boolean {
+  switch (key) {
+    case "Node":
+      f.node = r.str();
+      break;
+    case "SeqNo":
+      f.seqNo = r.uint(U32_MAX);
+      break;
+    case "SourceAddr":
+      f.sourceAddr = r.bytesView();
+      break;
+    case "SourceNode":
+      f.sourceNode = r.str();
+      break;
+    case "SourcePort":
+      f.sourcePort = r.uint(U16_MAX);
+      break;
+    default:
+      return false;
   }
-  const ping: { -readonly [K in keyof Ping]: Ping[K] } = { type: "ping", seqNo, node };
-  const addr = optionalIp(sourceAddr, "SourceAddr");
-  if (addr !== null) ping.sourceAddr = own(addr);
-  if (sourcePort !== 0) ping.sourcePort = sourcePort;
-  if (sourceNode !== "") ping.sourceNode = sourceNode;
+  return true;
+}
+
+function indirectPingField(r: Reader, key: string, f: IndirectPingFields): boolean {
+  switch (key) {
+    case "Nack":
+      f.nack = r.bool();
+      break;
+    case "Port":
+      f.port = r.uint(U16_MAX);
+      break;
+    case "Target":
+      f.target = r.bytesView();
+      break;
+    default:
+      return pingField(r, key, f);
+  }
+  return true;
+}
+
+/** Set the omitempty `source*` properties that are present (`addr` already checked). */
+function setSource(m: Mutable<Ping | IndirectPing>, addr: Uint8Array | null, f: PingFields): void {
+  if (addr !== null) m.sourceAddr = own(addr);
+  if (f.sourcePort !== 0) m.sourcePort = f.sourcePort;
+  if (f.sourceNode !== "") m.sourceNode = f.sourceNode;
+}
+
+function readPing(r: Reader): Ping {
+  const f = readStruct<PingFields>(
+    r,
+    { seqNo: 0, node: "", sourceAddr: null, sourceNode: "", sourcePort: 0 },
+    pingField,
+  );
+  const ping: Mutable<Ping> = { type: "ping", seqNo: f.seqNo, node: f.node };
+  setSource(ping, optionalIp(f.sourceAddr, "SourceAddr"), f);
   return ping;
 }
 
 function readIndirectPing(r: Reader): IndirectPing {
-  let seqNo = 0;
-  let target: Uint8Array | null = null;
-  let port = 0;
-  let node = "";
-  let nack = false;
-  let sourceAddr: Uint8Array | null = null;
-  let sourcePort = 0;
-  let sourceNode = "";
-  for (let n = r.mapHeader(); n > 0; n--) {
-    switch (r.key()) {
-      case "Nack":
-        nack = r.bool();
-        break;
-      case "Node":
-        node = r.str();
-        break;
-      case "Port":
-        port = r.uint(U16_MAX);
-        break;
-      case "SeqNo":
-        seqNo = r.uint(U32_MAX);
-        break;
-      case "SourceAddr":
-        sourceAddr = r.bytesView();
-        break;
-      case "SourceNode":
-        sourceNode = r.str();
-        break;
-      case "SourcePort":
-        sourcePort = r.uint(U16_MAX);
-        break;
-      case "Target":
-        target = r.bytesView();
-        break;
-      default:
-        r.skip();
-    }
-  }
-  const targetIp = checkedIp(target, "Target");
-  const addr = optionalIp(sourceAddr, "SourceAddr");
-  const m: { -readonly [K in keyof IndirectPing]: IndirectPing[K] } = {
+  const f = readStruct<IndirectPingFields>(r, {
+    seqNo: 0,
+    node: "",
+    sourceAddr: null,
+    sourceNode: "",
+    sourcePort: 0,
+    target: null,
+    port: 0,
+    nack: false,
+  }, indirectPingField);
+  const target = decodedIp(f.target, "Target");
+  const addr = optionalIp(f.sourceAddr, "SourceAddr");
+  const m: Mutable<IndirectPing> = {
     type: "indirectPing",
-    seqNo,
-    target: own(targetIp),
-    port,
-    node,
-    nack,
+    seqNo: f.seqNo,
+    target: own(target),
+    port: f.port,
+    node: f.node,
+    nack: f.nack,
   };
-  if (addr !== null) m.sourceAddr = own(addr);
-  if (sourcePort !== 0) m.sourcePort = sourcePort;
-  if (sourceNode !== "") m.sourceNode = sourceNode;
+  setSource(m, addr, f);
   return m;
 }
 
-function readAck(r: Reader): Ack {
-  let seqNo = 0;
-  let payload: Uint8Array | null = null;
-  for (let n = r.mapHeader(); n > 0; n--) {
-    switch (r.key()) {
-      case "Payload":
-        payload = r.bytesView();
-        break;
-      case "SeqNo":
-        seqNo = r.uint(U32_MAX);
-        break;
-      default:
-        r.skip();
-    }
+interface AckFields {
+  seqNo: number;
+  payload: Uint8Array | null;
+}
+
+function ackField(r: Reader, key: string, f: AckFields): boolean {
+  switch (key) {
+    case "Payload":
+      f.payload = r.bytesView();
+      break;
+    case "SeqNo":
+      f.seqNo = r.uint(U32_MAX);
+      break;
+    default:
+      return false;
   }
+  return true;
+}
+
+function readAck(r: Reader): Ack {
+  const { seqNo, payload } = readStruct<AckFields>(r, { seqNo: 0, payload: null }, ackField);
   return { type: "ack", seqNo, payload: payload === null ? null : payload.slice() };
 }
 
-function readNack(r: Reader): Nack {
-  let seqNo = 0;
-  for (let n = r.mapHeader(); n > 0; n--) {
-    if (r.key() === "SeqNo") seqNo = r.uint(U32_MAX);
-    else r.skip();
-  }
-  return { type: "nack", seqNo };
+function nackField(r: Reader, key: string, m: Mutable<Nack>): boolean {
+  if (key !== "SeqNo") return false;
+  m.seqNo = r.uint(U32_MAX);
+  return true;
 }
 
-function readRumour<T extends "suspect" | "dead">(
-  r: Reader,
-  type: T,
-): { type: T; incarnation: number; node: string; from: string } {
-  let incarnation = 0;
-  let node = "";
-  let from = "";
-  for (let n = r.mapHeader(); n > 0; n--) {
-    switch (r.key()) {
-      case "From":
-        from = r.str();
-        break;
-      case "Incarnation":
-        incarnation = r.uint(U32_MAX);
-        break;
-      case "Node":
-        node = r.str();
-        break;
-      default:
-        r.skip();
-    }
+function readNack(r: Reader): Nack {
+  return readStruct<Mutable<Nack>>(r, { type: "nack", seqNo: 0 }, nackField);
+}
+
+type RumourFields<T extends "suspect" | "dead"> = {
+  type: T;
+  incarnation: number;
+  node: string;
+  from: string;
+};
+
+function rumourField(r: Reader, key: string, m: RumourFields<"suspect" | "dead">): boolean {
+  switch (key) {
+    case "From":
+      m.from = r.str();
+      break;
+    case "Incarnation":
+      m.incarnation = r.uint(U32_MAX);
+      break;
+    case "Node":
+      m.node = r.str();
+      break;
+    default:
+      return false;
   }
-  return { type, incarnation, node, from };
+  return true;
+}
+
+function readRumour<T extends "suspect" | "dead">(r: Reader, type: T): RumourFields<T> {
+  return readStruct<RumourFields<T>>(r, { type, incarnation: 0, node: "", from: "" }, rumourField);
+}
+
+/** An `alive` as read, before its byte fields are checked and copied. */
+interface AliveFields {
+  incarnation: number;
+  node: string;
+  addr: Uint8Array | null;
+  port: number;
+  meta: Uint8Array | null;
+  vsn: Uint8Array | null;
+}
+
+function aliveField(r: Reader, key: string, f: AliveFields): boolean {
+  switch (key) {
+    case "Addr":
+      f.addr = r.bytesView();
+      break;
+    case "Incarnation":
+      f.incarnation = r.uint(U32_MAX);
+      break;
+    case "Meta":
+      f.meta = r.bytesView();
+      break;
+    case "Node":
+      f.node = r.str();
+      break;
+    case "Port":
+      f.port = r.uint(U16_MAX);
+      break;
+    case "Vsn":
+      f.vsn = r.bytesView();
+      break;
+    default:
+      return false;
+  }
+  return true;
 }
 
 function readAlive(r: Reader): Alive {
-  let incarnation = 0;
-  let node = "";
-  let addr: Uint8Array | null = null;
-  let port = 0;
-  let meta: Uint8Array | null = null;
-  let vsn: Uint8Array | null = null;
-  for (let n = r.mapHeader(); n > 0; n--) {
-    switch (r.key()) {
-      case "Addr":
-        addr = r.bytesView();
-        break;
-      case "Incarnation":
-        incarnation = r.uint(U32_MAX);
-        break;
-      case "Meta":
-        meta = r.bytesView();
-        break;
-      case "Node":
-        node = r.str();
-        break;
-      case "Port":
-        port = r.uint(U16_MAX);
-        break;
-      case "Vsn":
-        vsn = r.bytesView();
-        break;
-      default:
-        r.skip();
-    }
-  }
-  vsn ??= EMPTY;
-  if (vsn.length !== VSN_LENGTH && vsn.length !== 0) {
-    throw badField(`Vsn must be ${VSN_LENGTH} bytes, got ${vsn.length}`);
-  }
-  const ip = checkedIp(addr, "Addr");
+  const f = readStruct<AliveFields>(
+    r,
+    { incarnation: 0, node: "", addr: null, port: 0, meta: null, vsn: null },
+    aliveField,
+  );
+  const vsn = decodedVsn(f.vsn);
+  const ip = decodedIp(f.addr, "Addr");
   return {
     type: "alive",
-    incarnation,
-    node,
+    incarnation: f.incarnation,
+    node: f.node,
     addr: own(ip),
-    port,
-    meta: meta === null ? null : own(meta),
+    port: f.port,
+    meta: f.meta === null ? null : own(f.meta),
     vsn: own(vsn),
   };
 }
@@ -524,10 +548,11 @@ export function decodeErrResp(bytes: Uint8Array, start = 0, end: number = bytes.
 
 /** Decode the `{Error}` body of an `errResp` from `r` (positioned after the type byte). */
 export function readErrRespBody(r: Reader): string {
-  let error = "";
-  for (let n = r.mapHeader(); n > 0; n--) {
-    if (r.key() === "Error") error = r.str();
-    else r.skip();
-  }
-  return error;
+  return readStruct(r, { error: "" }, errRespField).error;
+}
+
+function errRespField(r: Reader, key: string, f: { error: string }): boolean {
+  if (key !== "Error") return false;
+  f.error = r.str();
+  return true;
 }

@@ -66,11 +66,8 @@ export {
   type ErrResp,
   MAX_PUSH_NODES,
   MAX_USER_BYTES,
-  type PushNodeState,
   type PushPull,
   type PushPullHeader,
-  PushState,
-  type PushStateCode,
   type StreamMessage,
 } from "./stream_messages.ts";
 export {

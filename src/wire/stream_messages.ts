@@ -19,54 +19,24 @@
  * @module
  */
 
-import { DecodeError } from "../core/codec.ts";
-import { type Ack, MessageType, type Ping, type UserMessage } from "../core/messages.ts";
-import { VSN_LENGTH } from "./messages.ts";
+import { StateCode } from "../core/member.ts";
+import {
+  type Ack,
+  MessageType,
+  type NodeState,
+  type Ping,
+  type UserMessage,
+} from "../core/messages.ts";
+import { decodedIp, decodedVsn, VSN_LENGTH } from "./messages.ts";
 import { rawKey, type Reader, U16_MAX, U32_MAX, type Writer } from "./msgpack.ts";
+import { checkIp, checkUint, readStruct } from "./_struct.ts";
 import { MAX_STREAM_MESSAGE } from "./stream_reader.ts";
 import { internBytes } from "./alloc.ts";
-
-const EMPTY = new Uint8Array(0);
 
 /** Most node states one push/pull may announce (memberlist ≥ 0.6.0). */
 export const MAX_PUSH_NODES = 1_048_576;
 /** Most bytes of user state in a push/pull, or of a stream user message. */
 export const MAX_USER_BYTES = MAX_STREAM_MESSAGE;
-
-/** memberlist's node states as they appear in push/pull entries. */
-export const PushState: {
-  readonly alive: 0;
-  readonly suspect: 1;
-  readonly dead: 2;
-  readonly left: 3;
-} = { alive: 0, suspect: 1, dead: 2, left: 3 };
-
-/** A node state code: 0 alive, 1 suspect, 2 dead, 3 left. */
-export type PushStateCode = (typeof PushState)[keyof typeof PushState];
-
-/**
- * One entry of a push/pull: everything a node knows about one member (spec §5.9,
- * `pushNodeState`). Relay `addr`, `port`, `meta` and `vsn` byte for byte (spec §7.7).
- */
-export interface PushNodeState {
-  /** Member name (Go's `Name`, not `Node`). */
-  readonly name: string;
-  /** Raw IP bytes, 4 or 16, exactly as announced. */
-  readonly addr: Uint8Array;
-  /** The member's port (0 means "the receiver's bind port" to Go). */
-  readonly port: number;
-  /** Application metadata; `null` encodes as msgpack nil. */
-  readonly meta: Uint8Array | null;
-  /** The member's incarnation. */
-  readonly incarnation: number;
-  /** {@linkcode PushState}: 0 alive, 1 suspect, 2 dead, 3 left. */
-  readonly state: PushStateCode;
-  /**
-   * `[PMin, PMax, PCur, DMin, DMax, DCur]` (spec §14): always 6 bytes when encoding (a short
-   * Vsn crashes Go); decodes as empty when a peer left it out.
-   */
-  readonly vsn: Uint8Array;
-}
 
 /** A full-state exchange (spec §6.4): the request and the reply have the same shape. */
 export interface PushPull {
@@ -74,8 +44,8 @@ export interface PushPull {
   readonly type: "pushPull";
   /** Part of a join (the reply echoes the request's value). */
   readonly join: boolean;
-  /** The sender's whole member table, itself included. */
-  readonly states: readonly PushNodeState[];
+  /** The sender's whole member table, itself included (Go's `pushNodeState` entries). */
+  readonly states: readonly NodeState[];
   /** Opaque delegate state (`LocalState`); empty when there is none. */
   readonly userState: Uint8Array;
 }
@@ -101,6 +71,8 @@ export interface PushPullHeader {
   readonly userStateLen: number;
 }
 
+type Mutable<T> = { -readonly [K in keyof T]: T[K] };
+
 const K_ADDR = rawKey("Addr");
 const K_INCARNATION = rawKey("Incarnation");
 const K_JOIN = rawKey("Join");
@@ -112,13 +84,6 @@ const K_STATE = rawKey("State");
 const K_USER_MSG_LEN = rawKey("UserMsgLen");
 const K_USER_STATE_LEN = rawKey("UserStateLen");
 const K_VSN = rawKey("Vsn");
-
-function checkUint(v: number, max: number, field: string): number {
-  if (!Number.isInteger(v) || v < 0 || v > max) {
-    throw new RangeError(`${field} must be an integer in 0..${max}, got ${v}`);
-  }
-  return v;
-}
 
 // ---------------------------------------------------------------------------------------
 // Encoding (Go 0.5.x byte for byte: sorted keys, raw strings, unsigned ints)
@@ -144,11 +109,13 @@ export function writePushPull(w: Writer, m: PushPull): void {
   w.put(m.userState);
 }
 
-/** Append one `pushNodeState` map to `w` (keys `Addr … Vsn`, sorted). */
-export function writePushNodeState(w: Writer, s: PushNodeState): void {
-  if (s.addr.length !== 4 && s.addr.length !== 16) {
-    throw new RangeError(`addr must be 4 or 16 IP bytes, got ${s.addr.length}`);
-  }
+/**
+ * Append one `pushNodeState` map to `w` (keys `Addr … Vsn`, sorted; `name` goes out as Go's
+ * `Name`). `addr`, `port`, `meta` and `vsn` are relayed byte for byte (spec §7.7); `vsn` must
+ * be 6 bytes, as a short one crashes Go.
+ */
+export function writePushNodeState(w: Writer, s: NodeState): void {
+  checkIp(s.addr, "addr");
   if (s.vsn.length !== VSN_LENGTH) {
     throw new RangeError(`vsn must be ${VSN_LENGTH} bytes in a push/pull, got ${s.vsn.length}`);
   }
@@ -164,7 +131,7 @@ export function writePushNodeState(w: Writer, s: PushNodeState): void {
   w.put(K_PORT);
   w.uint(checkUint(s.port, U16_MAX, "port"));
   w.put(K_STATE);
-  w.uint(checkUint(s.state, PushState.left, "state"));
+  w.uint(checkUint(s.state, StateCode.left, "state"));
   w.put(K_VSN);
   w.bin(s.vsn);
 }
@@ -182,93 +149,107 @@ export function writeStreamUser(w: Writer, payload: Uint8Array): void {
 // ---------------------------------------------------------------------------------------
 // Decoding (one msgpack object per call, for StreamReader.object)
 
+function pushPullHeaderField(r: Reader, key: string, h: Mutable<PushPullHeader>): boolean {
+  switch (key) {
+    case "Join":
+      h.join = r.bool();
+      break;
+    case "Nodes":
+      h.nodes = r.uint(MAX_PUSH_NODES);
+      break;
+    case "UserStateLen":
+      h.userStateLen = r.uint(MAX_USER_BYTES);
+      break;
+    default:
+      return false;
+  }
+  return true;
+}
+
 /** Read a `pushPullHeader` map. Limits: `Nodes` ≤ 1 048 576, `UserStateLen` ≤ 20 MiB. */
 export function readPushPullHeader(r: Reader): PushPullHeader {
-  let join = false;
-  let nodes = 0;
-  let userStateLen = 0;
-  for (let n = r.mapHeader(); n > 0; n--) {
-    switch (r.key()) {
-      case "Join":
-        join = r.bool();
-        break;
-      case "Nodes":
-        nodes = r.uint(MAX_PUSH_NODES);
-        break;
-      case "UserStateLen":
-        userStateLen = r.uint(MAX_USER_BYTES);
-        break;
-      default:
-        r.skip();
-    }
+  return readStruct<Mutable<PushPullHeader>>(
+    r,
+    { join: false, nodes: 0, userStateLen: 0 },
+    pushPullHeaderField,
+  );
+}
+
+/** A `pushNodeState` as read, before its byte fields are checked and copied. */
+interface NodeStateFields {
+  name: string;
+  addr: Uint8Array | null;
+  port: number;
+  meta: Uint8Array | null;
+  incarnation: number;
+  state: number;
+  vsn: Uint8Array | null;
+}
+
+function nodeStateField(r: Reader, key: string, f: NodeStateFields): boolean {
+  switch (key) {
+    case "Addr":
+      f.addr = r.bytesView();
+      break;
+    case "Incarnation":
+      f.incarnation = r.uint(U32_MAX);
+      break;
+    case "Meta":
+      f.meta = r.bytesView();
+      break;
+    case "Name":
+      f.name = r.str();
+      break;
+    case "Port":
+      f.port = r.uint(U16_MAX);
+      break;
+    case "State":
+      f.state = r.uint(StateCode.left);
+      break;
+    case "Vsn":
+      f.vsn = r.bytesView();
+      break;
+    default:
+      return false;
   }
-  return { join, nodes, userStateLen };
+  return true;
 }
 
 /**
- * Read one `pushNodeState` map (bytes copied out; small ones interned and read-only). `Addr` must be 4 or 16 bytes, `Vsn` 6
- * bytes or absent, `State` 0..3; anything else is `bad-field`.
+ * Read one `pushNodeState` map, bytes copied out (values up to 32 bytes interned, so
+ * read-only). `Addr` must be 4 or 16 bytes, `Vsn` 6 bytes or absent, `State` 0..3; anything
+ * else is `bad-field`.
  */
-export function readPushNodeState(r: Reader): PushNodeState {
-  let name = "";
-  let addr: Uint8Array | null = null;
-  let port = 0;
-  let meta: Uint8Array | null = null;
-  let incarnation = 0;
-  let state = 0;
-  let vsn: Uint8Array | null = null;
-  for (let n = r.mapHeader(); n > 0; n--) {
-    switch (r.key()) {
-      case "Addr":
-        addr = r.bytesView();
-        break;
-      case "Incarnation":
-        incarnation = r.uint(U32_MAX);
-        break;
-      case "Meta":
-        meta = r.bytesView();
-        break;
-      case "Name":
-        name = r.str();
-        break;
-      case "Port":
-        port = r.uint(U16_MAX);
-        break;
-      case "State":
-        state = r.uint(PushState.left);
-        break;
-      case "Vsn":
-        vsn = r.bytesView();
-        break;
-      default:
-        r.skip();
-    }
-  }
-  if (addr === null || (addr.length !== 4 && addr.length !== 16)) {
-    throw new DecodeError("bad-field", `Addr must be 4 or 16 IP bytes, got ${addr?.length ?? 0}`);
-  }
-  vsn ??= EMPTY;
-  if (vsn.length !== VSN_LENGTH && vsn.length !== 0) {
-    throw new DecodeError("bad-field", `Vsn must be ${VSN_LENGTH} bytes, got ${vsn.length}`);
-  }
-  // Copied out of the input; small values are interned (shared, read-only).
+export function readPushNodeState(r: Reader): NodeState {
+  const f = readStruct<NodeStateFields>(r, {
+    name: "",
+    addr: null,
+    port: 0,
+    meta: null,
+    incarnation: 0,
+    state: 0,
+    vsn: null,
+  }, nodeStateField);
+  const ip = decodedIp(f.addr, "Addr");
+  const vsn = decodedVsn(f.vsn);
   return {
-    name,
-    addr: internBytes(addr),
-    port,
-    meta: meta === null ? null : internBytes(meta),
-    incarnation,
-    state: state as PushStateCode,
+    name: f.name,
+    addr: internBytes(ip),
+    port: f.port,
+    meta: f.meta === null ? null : internBytes(f.meta),
+    incarnation: f.incarnation,
+    state: f.state as StateCode,
     vsn: internBytes(vsn),
   };
 }
 
+function userMsgHeaderField(r: Reader, key: string, h: { len: number }): boolean {
+  if (key !== "UserMsgLen") return false;
+  h.len = r.uint(MAX_USER_BYTES);
+  return true;
+}
+
 /** Read a `userMsgHeader` map and return `UserMsgLen` (≤ 20 MiB). */
 export function readUserMsgHeader(r: Reader): number {
-  let len = 0;
-  for (let n = r.mapHeader(); n > 0; n--) {
-    if (r.key() === "UserMsgLen") len = r.uint(MAX_USER_BYTES);
-    else r.skip();
-  }
-  return len;
+  return readStruct(r, { len: 0 }, userMsgHeaderField).len;
 }

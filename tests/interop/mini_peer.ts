@@ -9,7 +9,7 @@
 
 import type { PeerAddress } from "../../src/core/address.ts";
 import { DecodeError } from "../../src/core/codec.ts";
-import type { Message, Ping } from "../../src/core/messages.ts";
+import type { Message, NodeState, Ping } from "../../src/core/messages.ts";
 import { detectDatagramBinder, detectStreamBinder } from "../../src/transport/auto.ts";
 import type { StreamConn, StreamListener } from "../../src/transport/stream_types.ts";
 import { AddressInUseError, type DatagramTransport } from "../../src/transport/types.ts";
@@ -19,7 +19,6 @@ import {
   encodeMessage,
   framePacket,
   type PacketSecurity,
-  type PushNodeState,
   type PushPull,
   type SecurityOptions,
   serveStream,
@@ -99,7 +98,7 @@ export class MiniPeer {
   }
 
   /** This peer's push/pull entry. */
-  get self(): PushNodeState {
+  get self(): NodeState {
     return {
       name: this.name,
       addr: new Uint8Array([127, 0, 0, 1]),

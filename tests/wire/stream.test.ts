@@ -1,18 +1,18 @@
 /**
- * Stream messages (spec §6, vectors §16.6): byte-exact encoding, framing both ways (label,
+ * Stream messages (protocol.md §6, vectors §16.6): byte-exact encoding, framing both ways (label,
  * encryption, compression), incremental reading off a connection, limits and deadlines.
  */
 
 import { after, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { DecodeError } from "../../src/core/codec.ts";
+import type { NodeState } from "../../src/core/messages.ts";
 import { MemoryStreamNetwork, type StreamConn, StreamError } from "../../src/transport/mod.ts";
 import {
   decodeStreamMessage,
   encodeCompress,
   encodeStreamMessage,
   Keyring,
-  type PushNodeState,
   type PushPull,
   Reader,
   readStreamMessage,
@@ -47,7 +47,7 @@ const PUSH_PULL_ENCRYPTED = hex(`
   bf 78 0e 36 f5 c2`);
 const USER_HELLO = hex("08 81 aa 55 73 65 72 4d 73 67 4c 65 6e 05 68 65 6c 6c 6f");
 
-const NODE_A: PushNodeState = {
+const NODE_A: NodeState = {
   name: "node-a",
   addr: new Uint8Array([127, 0, 0, 1]),
   port: 7946,
@@ -89,7 +89,7 @@ async function pair(chunkSize = 1): Promise<{ dialer: StreamConn; acceptor: Stre
   return { dialer, acceptor: accepted };
 }
 
-describe("vectors (spec §16.6)", () => {
+describe("vectors (protocol.md §16.6)", () => {
   test("push/pull, plaintext: 100 bytes, both ways", T, async () => {
     const bytes = await encodeStreamMessage(VECTOR_MESSAGE, { side: "dialer" });
     assert.equal(toHex(bytes), toHex(PUSH_PULL));
@@ -238,7 +238,7 @@ describe("framing", () => {
     await rejectsKind(decodeStreamMessage(reply, { side: "dialer", keyring }), "decrypt-failed");
   });
 
-  test("encryption switches (spec §6.2)", T, async () => {
+  test("encryption switches (protocol.md §6.2)", T, async () => {
     const plain = await encodeStreamMessage(ping, { side: "dialer" });
     const sealed = await encodeStreamMessage(ping, { side: "dialer", keyring });
     // encrypted stream to a node without keys; plaintext to a node that requires encryption

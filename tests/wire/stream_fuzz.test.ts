@@ -14,6 +14,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import fc from "fast-check";
 import { DecodeError, type DecodeErrorKind } from "../../src/core/codec.ts";
+import type { NodeState } from "../../src/core/messages.ts";
 import { MemoryStreamNetwork, type StreamConn } from "../../src/transport/mod.ts";
 import {
   createPacketSecurity,
@@ -22,7 +23,6 @@ import {
   encodeStreamMessage,
   encryptPayload,
   Keyring,
-  type PushNodeState,
   readStreamMessage,
   type StreamMessage,
   type StreamReadOptions,
@@ -102,7 +102,7 @@ const vsn = fc.oneof(
   fc.constant(new Uint8Array([1, 5, 2, 0, 0, 0])),
   fc.uint8Array({ minLength: 6, maxLength: 6 }),
 );
-const arbState: fc.Arbitrary<PushNodeState> = fc.record({
+const arbState: fc.Arbitrary<NodeState> = fc.record({
   name: arbName,
   addr: arbIp,
   port: fc.nat({ max: 0xffff }),
