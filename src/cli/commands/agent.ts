@@ -6,7 +6,6 @@
 
 import { hostname } from "node:os";
 import process from "node:process";
-import { parseArgs } from "node:util";
 import { AddressError, parseAddress } from "../../core/address.ts";
 import { ConfigError, type ConfigPreset, resolveConfig } from "../../core/config.ts";
 import { type Agent, AgentBindError, type AgentOptions, startAgent } from "../../agent/agent.ts";
@@ -14,11 +13,11 @@ import { eventJson } from "../../agent/json.ts";
 import { KeyringError, parseKey } from "../../wire/keyring.ts";
 import { LABEL_MAX_SIZE } from "../../wire/label.ts";
 import { encodeTags, parseTagArgs, TagError, type Tags } from "../../agent/tags.ts";
-import type { Command } from "../command.ts";
+import { type Command, defineCommand, type Options, type ParsedArgs } from "../command.ts";
 import { eventLine } from "../format.ts";
 import { parseTune } from "../tune.ts";
 import { loadState } from "../../node/persist.ts";
-import { CommandError, parsing, UsageError } from "../usage.ts";
+import { CommandError, UsageError } from "../usage.ts";
 
 const HELP = `Usage: shoal agent [options]
 
@@ -62,41 +61,32 @@ function keyArg(text: string): Uint8Array {
   }
 }
 
-/** What the command line asks for: agent options, output mode, or just help. */
+/** What the command line asks for: agent options and the output mode. */
 export interface AgentCommandOptions extends AgentOptions {
   /** Print events as JSON lines. */
   readonly json: boolean;
 }
 
-/**
- * Turn the command line into agent options (`"help"` for `--help`); every mistake is a
- * {@linkcode UsageError}.
- */
-export async function agentOptions(args: string[]): Promise<AgentCommandOptions | "help"> {
-  const { values } = parsing(() =>
-    parseArgs({
-      args,
-      strict: true,
-      allowPositionals: false,
-      options: {
-        name: { type: "string" },
-        bind: { type: "string", default: "0.0.0.0:7946" },
-        advertise: { type: "string" },
-        join: { type: "string", multiple: true, default: [] },
-        profile: { type: "string", default: "lan" },
-        meta: { type: "string", multiple: true, default: [] },
-        key: { type: "string", multiple: true, default: [] },
-        label: { type: "string" },
-        "data-dir": { type: "string" },
-        http: { type: "string" },
-        "http-token": { type: "string" },
-        tune: { type: "string", multiple: true, default: [] },
-        json: { type: "boolean", default: false },
-        help: { type: "boolean", short: "h", default: false },
-      },
-    })
-  );
-  if (values.help) return "help";
+const OPTIONS = {
+  name: { type: "string" },
+  bind: { type: "string", default: "0.0.0.0:7946" },
+  advertise: { type: "string" },
+  join: { type: "string", multiple: true, default: [] as string[] },
+  profile: { type: "string", default: "lan" },
+  meta: { type: "string", multiple: true, default: [] as string[] },
+  key: { type: "string", multiple: true, default: [] as string[] },
+  label: { type: "string" },
+  "data-dir": { type: "string" },
+  http: { type: "string" },
+  "http-token": { type: "string" },
+  tune: { type: "string", multiple: true, default: [] as string[] },
+  json: { type: "boolean", default: false },
+} as const satisfies Options;
+
+/** Turn the parsed command line into agent options; every mistake is a {@linkcode UsageError}. */
+export async function agentOptions(
+  values: ParsedArgs<typeof OPTIONS>["values"],
+): Promise<AgentCommandOptions> {
   const remembered = values["data-dir"]
     ? await loadState(values["data-dir"]).catch(() => undefined)
     : undefined;
@@ -158,12 +148,7 @@ export async function agentOptions(args: string[]): Promise<AgentCommandOptions 
 
 const log = (line: string) => console.error(`shoal agent: ${line}`);
 
-async function run(args: string[]): Promise<number> {
-  const options = await agentOptions(args);
-  if (options === "help") {
-    console.log(HELP);
-    return 0;
-  }
+async function run(options: AgentCommandOptions): Promise<number> {
   let agent: Agent;
   try {
     agent = await startAgent(options);
@@ -214,9 +199,12 @@ async function run(args: string[]): Promise<number> {
 }
 
 /** `shoal agent`. */
-export const agentCommand: Command = {
+export const agentCommand: Command = defineCommand({
   name: "agent",
   summary: "run a cluster member (until Ctrl-C, then leave)",
   help: HELP,
-  run,
-};
+  options: OPTIONS,
+  async run({ values }) {
+    return await run(await agentOptions(values));
+  },
+});

@@ -4,11 +4,10 @@
  * @module
  */
 
-import { parseArgs } from "node:util";
 import { AddressError, parseAddress } from "../../core/address.ts";
 import { AgentClient } from "../client.ts";
-import type { Command } from "../command.ts";
-import { parsing, UsageError } from "../usage.ts";
+import { type Command, defineCommand } from "../command.ts";
+import { UsageError } from "../usage.ts";
 
 const HELP = `Usage: shoal join [options] HOST:PORT...
 
@@ -19,42 +18,30 @@ Options:
   --token TOKEN        the agent's --http-token (default $SHOAL_HTTP_TOKEN)
   -h, --help           show this help`;
 
-async function run(args: string[]): Promise<number> {
-  const { values, positionals } = parsing(() =>
-    parseArgs({
-      args,
-      allowPositionals: true,
-      options: {
-        http: { type: "string" },
-        token: { type: "string" },
-        help: { type: "boolean", short: "h", default: false },
-      },
-    })
-  );
-  if (values.help) {
-    console.log(HELP);
-    return 0;
-  }
-  const addresses = positionals.flatMap((p) => p.split(",")).map((p) => p.trim()).filter(Boolean);
-  if (addresses.length === 0) throw new UsageError("give at least one HOST:PORT to join");
-  for (const a of addresses) {
-    try {
-      parseAddress(a);
-    } catch (error) {
-      if (error instanceof AddressError) throw new UsageError(error.message);
-      throw error;
-    }
-  }
-  const client = new AgentClient(values.http, values.token);
-  await client.post("/v1/join", { addresses });
-  console.log(`asked the agent to join ${addresses.join(", ")}`);
-  return 0;
-}
-
 /** `shoal join`. */
-export const joinCommand: Command = {
+export const joinCommand: Command = defineCommand({
   name: "join",
   summary: "ask a running agent to join more members",
   help: HELP,
-  run,
-};
+  options: {
+    http: { type: "string" },
+    token: { type: "string" },
+  },
+  positionals: true,
+  async run({ values, positionals }) {
+    const addresses = positionals.flatMap((p) => p.split(",")).map((p) => p.trim()).filter(Boolean);
+    if (addresses.length === 0) throw new UsageError("give at least one HOST:PORT to join");
+    for (const a of addresses) {
+      try {
+        parseAddress(a);
+      } catch (error) {
+        if (error instanceof AddressError) throw new UsageError(error.message);
+        throw error;
+      }
+    }
+    const client = new AgentClient(values.http, values.token);
+    await client.post("/v1/join", { addresses });
+    console.log(`asked the agent to join ${addresses.join(", ")}`);
+    return 0;
+  },
+});

@@ -4,10 +4,8 @@
  * @module
  */
 
-import { parseArgs } from "node:util";
 import { toBase64 } from "../../agent/json.ts";
-import type { Command } from "../command.ts";
-import { parsing } from "../usage.ts";
+import { type Command, defineCommand } from "../command.ts";
 
 const HELP = `Usage: shoal keygen
 
@@ -17,18 +15,14 @@ Print a new random 32-byte gossip encryption key (AES-256), base64-encoded, for
 Options:
   -h, --help           show this help`;
 
-function run(args: string[]): Promise<number> {
-  const { values } = parsing(() =>
-    parseArgs({ args, options: { help: { type: "boolean", short: "h", default: false } } })
-  );
-  console.log(values.help ? HELP : toBase64(crypto.getRandomValues(new Uint8Array(32))));
-  return Promise.resolve(0);
-}
-
 /** `shoal keygen`. */
-export const keygenCommand: Command = {
+export const keygenCommand: Command = defineCommand({
   name: "keygen",
   summary: "print a new random encryption key",
   help: HELP,
-  run,
-};
+  options: {},
+  run() {
+    console.log(toBase64(crypto.getRandomValues(new Uint8Array(32))));
+    return 0;
+  },
+});

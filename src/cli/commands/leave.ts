@@ -4,10 +4,8 @@
  * @module
  */
 
-import { parseArgs } from "node:util";
 import { AgentClient } from "../client.ts";
-import type { Command } from "../command.ts";
-import { parsing } from "../usage.ts";
+import { type Command, defineCommand } from "../command.ts";
 
 const HELP = `Usage: shoal leave [options]
 
@@ -19,31 +17,19 @@ Options:
   --token TOKEN        the agent's --http-token (default $SHOAL_HTTP_TOKEN)
   -h, --help           show this help`;
 
-async function run(args: string[]): Promise<number> {
-  const { values } = parsing(() =>
-    parseArgs({
-      args,
-      options: {
-        http: { type: "string" },
-        token: { type: "string" },
-        help: { type: "boolean", short: "h", default: false },
-      },
-    })
-  );
-  if (values.help) {
-    console.log(HELP);
-    return 0;
-  }
-  const client = new AgentClient(values.http, values.token);
-  const body = await client.post("/v1/leave", {}) as { name?: string };
-  console.log(`${body.name ?? "the agent"} left the cluster`);
-  return 0;
-}
-
 /** `shoal leave`. */
-export const leaveCommand: Command = {
+export const leaveCommand: Command = defineCommand({
   name: "leave",
   summary: "make a running agent leave gracefully and stop",
   help: HELP,
-  run,
-};
+  options: {
+    http: { type: "string" },
+    token: { type: "string" },
+  },
+  async run({ values }) {
+    const client = new AgentClient(values.http, values.token);
+    const body = await client.post("/v1/leave", {}) as { name?: string };
+    console.log(`${body.name ?? "the agent"} left the cluster`);
+    return 0;
+  },
+});

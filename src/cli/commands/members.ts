@@ -4,13 +4,12 @@
  * @module
  */
 
-import { parseArgs } from "node:util";
 import { MEMBER_STATES } from "../../agent/health.ts";
 import type { MemberJson } from "../../agent/json.ts";
 import { AgentClient } from "../client.ts";
-import type { Command } from "../command.ts";
+import { type Command, defineCommand } from "../command.ts";
 import { membersTable } from "../format.ts";
-import { parsing, UsageError } from "../usage.ts";
+import { UsageError } from "../usage.ts";
 
 const HELP = `Usage: shoal members [options]
 
@@ -26,39 +25,29 @@ Options:
 
 const STATES: readonly string[] = MEMBER_STATES;
 
-async function run(args: string[]): Promise<number> {
-  const { values } = parsing(() =>
-    parseArgs({
-      args,
-      options: {
-        http: { type: "string" },
-        status: { type: "string", multiple: true, default: [] },
-        json: { type: "boolean", default: false },
-        help: { type: "boolean", short: "h", default: false },
-      },
-    })
-  );
-  if (values.help) {
-    console.log(HELP);
-    return 0;
-  }
-  const states = values.status.flatMap((s) => s.split(",")).map((s) => s.trim()).filter(Boolean);
-  for (const s of states) {
-    if (!STATES.includes(s)) {
-      throw new UsageError(`--status must be one of ${STATES.join(", ")}, got "${s}"`);
-    }
-  }
-  const client = new AgentClient(values.http);
-  const query = states.length ? `?status=${states.join(",")}` : "";
-  const body = await client.get(`/v1/members${query}`) as { members: MemberJson[] };
-  console.log(values.json ? JSON.stringify(body) : membersTable(body.members));
-  return 0;
-}
-
 /** `shoal members`. */
-export const membersCommand: Command = {
+export const membersCommand: Command = defineCommand({
   name: "members",
   summary: "list the members a running agent knows",
   help: HELP,
-  run,
-};
+  options: {
+    http: { type: "string" },
+    status: { type: "string", multiple: true, default: [] },
+    json: { type: "boolean", default: false },
+  },
+  async run({ values }) {
+    const states = values.status.flatMap((s) => s.split(",")).map((s) => s.trim()).filter(
+      Boolean,
+    );
+    for (const s of states) {
+      if (!STATES.includes(s)) {
+        throw new UsageError(`--status must be one of ${STATES.join(", ")}, got "${s}"`);
+      }
+    }
+    const client = new AgentClient(values.http);
+    const query = states.length ? `?status=${states.join(",")}` : "";
+    const body = await client.get(`/v1/members${query}`) as { members: MemberJson[] };
+    console.log(values.json ? JSON.stringify(body) : membersTable(body.members));
+    return 0;
+  },
+});

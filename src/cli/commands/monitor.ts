@@ -5,12 +5,11 @@
  */
 
 import process from "node:process";
-import { parseArgs } from "node:util";
 import type { EventJson } from "../../agent/json.ts";
 import { AgentClient } from "../client.ts";
-import type { Command } from "../command.ts";
+import { type Command, defineCommand } from "../command.ts";
 import { eventLine } from "../format.ts";
-import { CommandError, parsing } from "../usage.ts";
+import { CommandError } from "../usage.ts";
 
 const HELP = `Usage: shoal monitor [options]
 
@@ -21,48 +20,36 @@ Options:
   --json               one JSON object per event (as 'shoal agent --json')
   -h, --help           show this help`;
 
-async function run(args: string[]): Promise<number> {
-  const { values } = parsing(() =>
-    parseArgs({
-      args,
-      options: {
-        http: { type: "string" },
-        json: { type: "boolean", default: false },
-        help: { type: "boolean", short: "h", default: false },
-      },
-    })
-  );
-  if (values.help) {
-    console.log(HELP);
-    return 0;
-  }
-  const client = new AgentClient(values.http);
-  const abort = new AbortController();
-  const stop = () => abort.abort();
-  process.on("SIGINT", stop);
-  process.on("SIGTERM", stop);
-  try {
-    await client.events((event, data) => {
-      if (event === "snapshot") {
-        const snap = data as { self: string; members: unknown[] };
-        console.error(`shoal monitor: following ${snap.self} (${snap.members.length} members)`);
-      } else if (event === "member") {
-        const e = data as EventJson;
-        console.log(values.json ? JSON.stringify(e) : eventLine(e));
-      }
-    }, abort.signal);
-  } finally {
-    process.off("SIGINT", stop);
-    process.off("SIGTERM", stop);
-  }
-  if (!abort.signal.aborted) throw new CommandError("the agent closed the event stream");
-  return 0;
-}
-
 /** `shoal monitor`. */
-export const monitorCommand: Command = {
+export const monitorCommand: Command = defineCommand({
   name: "monitor",
   summary: "stream a running agent's membership events",
   help: HELP,
-  run,
-};
+  options: {
+    http: { type: "string" },
+    json: { type: "boolean", default: false },
+  },
+  async run({ values }) {
+    const client = new AgentClient(values.http);
+    const abort = new AbortController();
+    const stop = () => abort.abort();
+    process.on("SIGINT", stop);
+    process.on("SIGTERM", stop);
+    try {
+      await client.events((event, data) => {
+        if (event === "snapshot") {
+          const snap = data as { self: string; members: unknown[] };
+          console.error(`shoal monitor: following ${snap.self} (${snap.members.length} members)`);
+        } else if (event === "member") {
+          const e = data as EventJson;
+          console.log(values.json ? JSON.stringify(e) : eventLine(e));
+        }
+      }, abort.signal);
+    } finally {
+      process.off("SIGINT", stop);
+      process.off("SIGTERM", stop);
+    }
+    if (!abort.signal.aborted) throw new CommandError("the agent closed the event stream");
+    return 0;
+  },
+});
