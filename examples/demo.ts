@@ -12,7 +12,7 @@
 import process from "node:process";
 import { parseArgs } from "node:util";
 import { type Agent, AgentBindError, startAgent } from "../src/agent/agent.ts";
-import { eventJson } from "../src/agent/json.ts";
+import { eventJson } from "../src/http/json.ts";
 import { eventLine } from "../src/cli/format.ts";
 
 const { values } = parseArgs({

@@ -4,7 +4,7 @@
  * @module
  */
 
-import type { EventJson, MemberJson } from "../agent/json.ts";
+import type { EventJson, MemberJson } from "../http/json.ts";
 
 /** Tags as `k=v,k=v` (sorted), or the raw metadata as base64. */
 export function formatTags(member: MemberJson): string {

@@ -1,5 +1,5 @@
 /**
- * memberlist's message structs (spec §5) to and from bytes: one type byte followed by one
+ * memberlist's message structs (protocol.md §5) to and from bytes: one type byte followed by one
  * msgpack map whose keys are Go's exact field names, sorted by byte value (as Go's encoder
  * writes them), or, for `user`, the raw payload.
  *

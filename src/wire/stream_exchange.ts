@@ -14,14 +14,13 @@
 
 import type { PeerAddress } from "../core/address.ts";
 import { DecodeError } from "../core/codec.ts";
-import type { Ack, Ping, UserMessage } from "../core/messages.ts";
+import type { Ack, Ping, PushPull, StreamRequest, UserMessage } from "../core/messages.ts";
 import type { StreamBinder, StreamConn } from "./conn.ts";
 import type { SecurityOptions } from "./security.ts";
 import { readStreamMessage, type StreamSide, writeStreamMessage } from "./stream.ts";
-import type { PushPull, StreamMessage } from "./stream_messages.ts";
+import type { StreamMessage } from "./stream_messages.ts";
 
-/** A request a dialer sends. */
-export type StreamRequest = PushPull | Ping | UserMessage;
+export type { StreamRequest };
 
 /** Settings of one exchange. */
 export interface ExchangeOptions extends SecurityOptions {

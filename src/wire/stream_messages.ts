@@ -1,16 +1,16 @@
 /**
- * The messages that travel on streams (spec §5.9, §6.4–6.6) as plain data, and their msgpack
+ * The messages that travel on streams (protocol.md §5.9, §6.4–6.6) as plain data, and their msgpack
  * pieces. A stream carries one request and at most one reply:
  *
  * | Message | Request | Reply to |
  * |---|---|---|
- * | {@linkcode PushPull} (type 6) | full-state exchange, periodic or on join | a push/pull |
+ * | `PushPull` (type 6) | full-state exchange, periodic or on join | a push/pull |
  * | `Ping` (type 0) | the fallback probe | — |
  * | `Ack` (type 2) | — | a ping |
  * | `UserMessage` (type 8) | a reliable user message (no reply) | — |
  * | {@linkcode ErrResp} (type 13) | — | a request the acceptor could not read |
  *
- * `Ping`, `Ack` and `UserMessage` are the packet types of `src/core/messages.ts`, unchanged.
+ * `PushPull`, `Ping`, `Ack` and `UserMessage` are the core's types (`src/core/messages.ts`).
  *
  * Decoding follows the packet decoders' conventions (liberal msgpack, copied bytes, Go's
  * zero values for missing keys) plus memberlist ≥ 0.6.0's limits: `Nodes` ≤ 1 048 576,
@@ -25,6 +25,7 @@ import {
   MessageType,
   type NodeState,
   type Ping,
+  type PushPull,
   type UserMessage,
 } from "../core/messages.ts";
 import { decodedIp, decodedVsn, VSN_LENGTH } from "./messages.ts";
@@ -38,19 +39,9 @@ export const MAX_PUSH_NODES = 1_048_576;
 /** Most bytes of user state in a push/pull, or of a stream user message. */
 export const MAX_USER_BYTES = MAX_STREAM_MESSAGE;
 
-/** A full-state exchange (spec §6.4): the request and the reply have the same shape. */
-export interface PushPull {
-  /** Message discriminator. */
-  readonly type: "pushPull";
-  /** Part of a join (the reply echoes the request's value). */
-  readonly join: boolean;
-  /** The sender's whole member table, itself included (Go's `pushNodeState` entries). */
-  readonly states: readonly NodeState[];
-  /** Opaque delegate state (`LocalState`); empty when there is none. */
-  readonly userState: Uint8Array;
-}
+export type { PushPull };
 
-/** The acceptor's "I could not read your request" (spec §5.5, §6.1). */
+/** The acceptor's "I could not read your request" (protocol.md §5.5, §6.1). */
 export interface ErrResp {
   /** Message discriminator. */
   readonly type: "err";
@@ -111,7 +102,7 @@ export function writePushPull(w: Writer, m: PushPull): void {
 
 /**
  * Append one `pushNodeState` map to `w` (keys `Addr … Vsn`, sorted; `name` goes out as Go's
- * `Name`). `addr`, `port`, `meta` and `vsn` are relayed byte for byte (spec §7.7); `vsn` must
+ * `Name`). `addr`, `port`, `meta` and `vsn` are relayed byte for byte (protocol.md §7.7); `vsn` must
  * be 6 bytes, as a short one crashes Go.
  */
 export function writePushNodeState(w: Writer, s: NodeState): void {

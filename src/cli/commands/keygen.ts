@@ -4,7 +4,7 @@
  * @module
  */
 
-import { toBase64 } from "../../agent/json.ts";
+import { toBase64 } from "../../http/json.ts";
 import { type Command, defineCommand } from "../command.ts";
 
 const HELP = `Usage: shoal keygen

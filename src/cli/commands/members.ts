@@ -4,8 +4,8 @@
  * @module
  */
 
-import { MEMBER_STATES } from "../../agent/health.ts";
-import type { MemberJson } from "../../agent/json.ts";
+import { MEMBER_STATES } from "../../http/health.ts";
+import type { MemberJson } from "../../http/json.ts";
 import { AgentClient } from "../client.ts";
 import { type Command, defineCommand } from "../command.ts";
 import { membersTable } from "../format.ts";

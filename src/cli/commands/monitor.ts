@@ -5,7 +5,7 @@
  */
 
 import process from "node:process";
-import type { EventJson } from "../../agent/json.ts";
+import type { EventJson } from "../../http/json.ts";
 import { AgentClient } from "../client.ts";
 import { type Command, defineCommand } from "../command.ts";
 import { eventLine } from "../format.ts";

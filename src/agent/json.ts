@@ -1,7 +1,0 @@
-/**
- * Re-exports `src/http/json.ts`, for importers of this path.
- *
- * @module
- */
-
-export * from "../http/json.ts";
