@@ -30,8 +30,8 @@ interface Probe {
   readonly seqNo: number;
   readonly target: string;
   readonly startedAt: number;
-  /** The target's incarnation when probed: a failed probe accuses that life only. */
-  readonly incarnation: number;
+  /** Where the target was when probed: a failed probe says nothing of it elsewhere. */
+  readonly to: PeerAddress;
   acked: boolean;
   nacks: number;
   expectedNacks: number;
@@ -91,7 +91,7 @@ export class FailureDetector {
       seqNo,
       target: target.name,
       startedAt: this.#ctx.now(),
-      incarnation: target.incarnation,
+      to: addressOf(target),
       acked: false,
       nacks: 0,
       expectedNacks: 0,
@@ -179,8 +179,8 @@ export class FailureDetector {
     }
     const target = this.#ctx.table.get(probe.target);
     if (!target || (target.state !== "alive" && target.state !== "suspect")) return;
-    // It refuted or moved meanwhile: the probe went to a life that is gone.
-    if (target.incarnation !== probe.incarnation) return;
+    // It moved meanwhile (a restart elsewhere took the name): the probe went to the old address.
+    if (target.host !== probe.to.host || target.port !== probe.to.port) return;
     if (target.state === "alive") this.#ctx.stats.suspicionsRaised++;
     this.#rumours.onSuspect({
       type: "suspect",

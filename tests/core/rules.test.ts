@@ -347,19 +347,31 @@ describe("probing", () => {
     }]);
   });
 
-  test("a failed probe accuses only the life it probed", () => {
+  test("a failed probe says nothing of a member that moved to another address meanwhile", () => {
     const { swim, feed } = node();
     swim.start();
     feed(alive("b", 1));
+    feed(alive("b", 5, { addr: new Uint8Array([10, 0, 0, 3]) })); // refused: b's successor
     const tick = swim.handleTimer({ kind: "probe", token: 1 });
-    assert.ok(tick.some((e) => e.type === "send" && e.to.host === "10.0.0.2"), "b is probed");
-    feed(alive("b", 2)); // b refutes something meanwhile; the probe's ack never comes
+    assert.ok(tick.some((e) => e.type === "send" && e.to.host === "10.0.0.2"), "old b is probed");
+    // The old life is declared dead by someone else; the successor takes the name at once.
+    feed({ type: "dead", node: "b", incarnation: 1, from: "c" });
+    assert.equal(swim.member("b")?.address, "10.0.0.3");
     const next = swim.handleTimer({ kind: "probe", token: 1 });
-    assert.deepEqual(events(next), []);
-    assert.equal(swim.member("b")?.state, "alive");
-    // A probe of the current life that fails does accuse it.
-    const after = swim.handleTimer({ kind: "probe", token: 1 });
-    assert.deepEqual(events(after), ["suspect:b"]);
+    assert.deepEqual(events(next), [], "the old address's silence does not accuse the new one");
+    assert.ok(next.some((e) => e.type === "send" && e.to.host === "10.0.0.3"), "new b is probed");
+    // A probe of the member where it is now that fails does accuse it.
+    assert.deepEqual(events(swim.handleTimer({ kind: "probe", token: 1 })), ["suspect:b"]);
+  });
+
+  test("a refutation during a probe does not excuse the silence that follows it", () => {
+    const { swim, feed } = node();
+    swim.start();
+    feed(alive("b", 1));
+    swim.handleTimer({ kind: "probe", token: 1 });
+    feed(alive("b", 2)); // a late refutation arrives; b itself stays silent
+    assert.deepEqual(events(swim.handleTimer({ kind: "probe", token: 1 })), ["suspect:b"]);
+    assert.equal(swim.member("b")?.incarnation, 2);
   });
 
   test("a ping for another name is not answered", () => {
