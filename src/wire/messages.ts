@@ -420,17 +420,20 @@ function readRumour<T extends "suspect" | "dead">(r: Reader, type: T): RumourFie
   return readStruct<RumourFields<T>>(r, { type, incarnation: 0, node: "", from: "" }, rumourField);
 }
 
-/** An `alive` as read, before its byte fields are checked and copied. */
-interface AliveFields {
+/**
+ * The fields an `alive` and a push/pull node state share (Go's `alive` and `pushNodeState`),
+ * as read, before the byte fields are checked and copied.
+ */
+export interface MemberFields {
   incarnation: number;
-  node: string;
   addr: Uint8Array | null;
   port: number;
   meta: Uint8Array | null;
   vsn: Uint8Array | null;
 }
 
-function aliveField(r: Reader, key: string, f: AliveFields): boolean {
+/** Read one of the shared member fields; false for any other key. */
+export function memberField(r: Reader, key: string, f: MemberFields): boolean {
   switch (key) {
     case "Addr":
       f.addr = r.bytesView();
@@ -441,9 +444,6 @@ function aliveField(r: Reader, key: string, f: AliveFields): boolean {
     case "Meta":
       f.meta = r.bytesView();
       break;
-    case "Node":
-      f.node = r.str();
-      break;
     case "Port":
       f.port = r.uint(U16_MAX);
       break;
@@ -453,6 +453,17 @@ function aliveField(r: Reader, key: string, f: AliveFields): boolean {
     default:
       return false;
   }
+  return true;
+}
+
+/** An `alive` as read. */
+interface AliveFields extends MemberFields {
+  node: string;
+}
+
+function aliveField(r: Reader, key: string, f: AliveFields): boolean {
+  if (key !== "Node") return memberField(r, key, f);
+  f.node = r.str();
   return true;
 }
 

@@ -28,7 +28,7 @@ import {
   type PushPull,
   type UserMessage,
 } from "../core/messages.ts";
-import { decodedIp, decodedVsn, VSN_LENGTH } from "./messages.ts";
+import { decodedIp, decodedVsn, memberField, type MemberFields, VSN_LENGTH } from "./messages.ts";
 import { rawKey, type Reader, U16_MAX, U32_MAX, type Writer } from "./msgpack.ts";
 import { checkIp, checkUint, readStruct } from "./_struct.ts";
 import { MAX_STREAM_MESSAGE } from "./stream_reader.ts";
@@ -166,44 +166,23 @@ export function readPushPullHeader(r: Reader): PushPullHeader {
   );
 }
 
-/** A `pushNodeState` as read, before its byte fields are checked and copied. */
-interface NodeStateFields {
+/** A push/pull node state as read. */
+interface NodeStateFields extends MemberFields {
   name: string;
-  addr: Uint8Array | null;
-  port: number;
-  meta: Uint8Array | null;
-  incarnation: number;
   state: number;
-  vsn: Uint8Array | null;
 }
 
 function nodeStateField(r: Reader, key: string, f: NodeStateFields): boolean {
   switch (key) {
-    case "Addr":
-      f.addr = r.bytesView();
-      break;
-    case "Incarnation":
-      f.incarnation = r.uint(U32_MAX);
-      break;
-    case "Meta":
-      f.meta = r.bytesView();
-      break;
     case "Name":
       f.name = r.str();
-      break;
-    case "Port":
-      f.port = r.uint(U16_MAX);
-      break;
+      return true;
     case "State":
       f.state = r.uint(StateCode.left);
-      break;
-    case "Vsn":
-      f.vsn = r.bytesView();
-      break;
+      return true;
     default:
-      return false;
+      return memberField(r, key, f);
   }
-  return true;
 }
 
 /**
