@@ -37,8 +37,10 @@ export class Rumours {
   /**
    * member name → the highest alive refused from another address while the member we hold was
    * not dead, at an incarnation above it: most likely the member restarted elsewhere (a new
-   * port or IP after a crash). Under `replace-dead` it takes the name when the old life is
-   * declared dead, instead of waiting for the next announce or sync (protocol.md §13.4).
+   * port or IP after a crash). Under `replace-dead` it takes the name when we declare the old
+   * life dead ourselves, instead of waiting for the next announce or sync (protocol.md §13.4).
+   * A dead rumour from the network does not hand the name over: a forged death is refuted by
+   * the live member, which must keep its address.
    */
   readonly #successors = new Map<string, Alive>();
 
@@ -59,13 +61,7 @@ export class Rumours {
   confirmDead(name: string): boolean {
     const m = this.#ctx.table.get(name);
     if (!m || m.state !== "unreachable") return false;
-    this.#ctx.stats.deadDeclared++;
-    this.onDead({
-      type: "dead",
-      incarnation: m.incarnation,
-      node: name,
-      from: this.#ctx.self.name,
-    });
+    this.#declareDead(m);
     return true;
   }
 
@@ -250,11 +246,21 @@ export class Rumours {
     }
     this.#set(m, claim);
     ctx.out.emit(m.state === "left" ? "leave" : "dead", m);
-    const successor = this.#successors.get(d.node);
-    if (successor) {
-      this.#successors.delete(d.node);
-      if (successor.incarnation > m.incarnation) this.onAlive(successor);
-    }
+  }
+
+  /** Our own verdict: `m` is dead. A successor seen meanwhile takes the name. */
+  #declareDead(m: MemberRecord): void {
+    this.#ctx.stats.deadDeclared++;
+    this.onDead({
+      type: "dead",
+      incarnation: m.incarnation,
+      node: m.name,
+      from: this.#ctx.self.name,
+    });
+    const successor = this.#successors.get(m.name);
+    if (!successor) return;
+    this.#successors.delete(m.name);
+    if (m.state === "dead" && successor.incarnation > m.incarnation) this.onAlive(successor);
   }
 
   /** Keep a refused alive from elsewhere that out-ranks the life we hold (see `#successors`). */
@@ -390,7 +396,6 @@ export class Rumours {
       this.#ctx.out.emit("unreachable", m);
       return;
     }
-    this.#ctx.stats.deadDeclared++;
-    this.onDead({ type: "dead", incarnation: m.incarnation, node, from: this.#ctx.self.name });
+    this.#declareDead(m);
   }
 }

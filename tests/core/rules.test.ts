@@ -147,24 +147,38 @@ describe("membership rules", () => {
     }
   });
 
-  test("replace-dead: a restart refused while its old life lived takes the name when that dies", () => {
+  test("replace-dead: a restart refused while its old life lived takes the name when we declare that life dead", () => {
     const moved = { addr: new Uint8Array([10, 0, 0, 3]) };
-    const { swim, feed } = node();
+    const { swim, feed, advance } = node();
     swim.start();
     feed(alive("b", 1));
     assert.deepEqual(events(feed(alive("b", 5, moved))), ["conflict:b"]);
     assert.equal(swim.member("b")?.address, "10.0.0.2");
-    assert.deepEqual(events(feed({ type: "dead", node: "b", incarnation: 1, from: "c" })), [
-      "dead:b",
-      "join:b",
-    ]);
+    const out = feed({ type: "suspect", node: "b", incarnation: 1, from: "c" });
+    const timer = out.find((e) => e.type === "schedule" && e.timer.kind === "suspicion");
+    assert.ok(timer?.type === "schedule");
+    advance(60_000);
+    assert.deepEqual(events(swim.handleTimer(timer.timer)), ["dead:b", "join:b"]);
     const b = swim.member("b")!;
     assert.deepEqual([b.address, b.state, b.incarnation], ["10.0.0.3", "alive", 5]);
   });
 
-  test("the successor is handed the name through the suspicion timeout too", () => {
+  test("a dead rumour from the network does not hand a live member's name to another address", () => {
+    // The hijack: [alive(b at elsewhere, higher), dead(b)] forged. b refutes and keeps its address.
     const moved = { addr: new Uint8Array([10, 0, 0, 3]) };
-    const { swim, feed, advance } = node();
+    const { swim, feed } = node();
+    swim.start();
+    feed(alive("b", 1));
+    feed(alive("b", 5, moved), { type: "dead", node: "b", incarnation: 1, from: "x" });
+    assert.equal(swim.member("b")?.address, "10.0.0.2");
+    assert.equal(swim.member("b")?.state, "dead");
+    assert.deepEqual(events(feed(alive("b", 6))), ["join:b"]);
+    assert.equal(swim.member("b")?.address, "10.0.0.2");
+  });
+
+  test("with confirmDeaths, the successor takes the name when the application confirms", () => {
+    const moved = { addr: new Uint8Array([10, 0, 0, 3]) };
+    const { swim, feed, advance } = node("me", { confirmDeaths: true });
     swim.start();
     feed(alive("b", 1));
     feed(alive("b", 5, moved));
@@ -172,28 +186,28 @@ describe("membership rules", () => {
     const timer = out.find((e) => e.type === "schedule" && e.timer.kind === "suspicion");
     assert.ok(timer?.type === "schedule");
     advance(60_000);
-    assert.deepEqual(events(swim.handleTimer(timer.timer)), ["dead:b", "join:b"]);
+    assert.deepEqual(events(swim.handleTimer(timer.timer)), ["unreachable:b"]);
+    assert.deepEqual(events(swim.confirmDead("b").effects), ["dead:b", "join:b"]);
     assert.equal(swim.member("b")?.address, "10.0.0.3");
   });
 
   test("no successor when the old address out-bids it, or under reject", () => {
     const moved = { addr: new Uint8Array([10, 0, 0, 3]) };
-    const a = node();
-    a.swim.start();
-    a.feed(alive("b", 1));
-    a.feed(alive("b", 5, moved));
-    a.feed(alive("b", 6));
-    assert.deepEqual(events(a.feed({ type: "dead", node: "b", incarnation: 6, from: "c" })), [
-      "dead:b",
-    ]);
-    assert.equal(a.swim.member("b")?.address, "10.0.0.2");
-    const r = node("me", { conflictPolicy: "reject" });
-    r.swim.start();
-    r.feed(alive("b", 1));
-    r.feed(alive("b", 5, moved));
-    assert.deepEqual(events(r.feed({ type: "dead", node: "b", incarnation: 1, from: "c" })), [
-      "dead:b",
-    ]);
+    const expire = (policy: "replace-dead" | "reject", refute: boolean) => {
+      const { swim, feed, advance } = node("me", { conflictPolicy: policy });
+      swim.start();
+      feed(alive("b", 1));
+      feed(alive("b", 5, moved));
+      if (refute) feed(alive("b", 6));
+      const inc = swim.member("b")!.incarnation;
+      const out = feed({ type: "suspect", node: "b", incarnation: inc, from: "c" });
+      const timer = out.find((e) => e.type === "schedule" && e.timer.kind === "suspicion");
+      assert.ok(timer?.type === "schedule");
+      advance(60_000);
+      return { events: events(swim.handleTimer(timer.timer)), address: swim.member("b")?.address };
+    };
+    assert.deepEqual(expire("replace-dead", true), { events: ["dead:b"], address: "10.0.0.2" });
+    assert.deepEqual(expire("reject", false), { events: ["dead:b"], address: "10.0.0.2" });
   });
 
   test("confirmDeaths: an expired suspicion holds the member unreachable until confirmed", () => {
@@ -348,14 +362,18 @@ describe("probing", () => {
   });
 
   test("a failed probe says nothing of a member that moved to another address meanwhile", () => {
-    const { swim, feed } = node();
+    const { swim, feed, advance } = node();
     swim.start();
     feed(alive("b", 1));
     feed(alive("b", 5, { addr: new Uint8Array([10, 0, 0, 3]) })); // refused: b's successor
+    const suspected = feed({ type: "suspect", node: "b", incarnation: 1, from: "c" });
+    const timer = suspected.find((e) => e.type === "schedule" && e.timer.kind === "suspicion");
+    assert.ok(timer?.type === "schedule");
     const tick = swim.handleTimer({ kind: "probe", token: 1 });
     assert.ok(tick.some((e) => e.type === "send" && e.to.host === "10.0.0.2"), "old b is probed");
-    // The old life is declared dead by someone else; the successor takes the name at once.
-    feed({ type: "dead", node: "b", incarnation: 1, from: "c" });
+    // Meanwhile the suspicion expires; the successor takes the name at once.
+    advance(60_000);
+    swim.handleTimer(timer.timer);
     assert.equal(swim.member("b")?.address, "10.0.0.3");
     const next = swim.handleTimer({ kind: "probe", token: 1 });
     assert.deepEqual(events(next), [], "the old address's silence does not accuse the new one");
