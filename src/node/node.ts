@@ -42,6 +42,8 @@ export interface NodeOptions {
    * an incarnation above anything its previous life announced.
    */
   readonly dataDir?: string;
+  /** Told when the state file in `dataDir` is empty or corrupt (the node starts without it). */
+  readonly onDataDirProblem?: (problem: { readonly path: string; readonly reason: string }) => void;
   /** Address to bind, `"host:port"` (default `"0.0.0.0:7946"`; port 0 picks one). */
   readonly bind?: string;
   /** Address others should use, `"host:port"` (default: the bound address, or a local IP). */
@@ -468,7 +470,9 @@ export class ShoalNode implements AsyncDisposable {
  * ```
  */
 export async function createNode(options: NodeOptions): Promise<ShoalNode> {
-  const persisted = options?.dataDir ? await loadState(options.dataDir) : undefined;
+  const persisted = options?.dataDir
+    ? await loadState(options.dataDir, { onProblem: options.onDataDirProblem })
+    : undefined;
   const name = options?.name ?? persisted?.name;
   if (typeof name !== "string" || name === "") {
     throw new TypeError("createNode: `name` must be a non-empty string");

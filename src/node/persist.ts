@@ -1,45 +1,179 @@
 /**
  * The optional data directory: remembers a node's name and incarnation across restarts, so
- * a restarted node outranks everything its previous life said.
+ * a restarted node outranks everything its previous life said. Writes are atomic and
+ * fsync'd; a file that cannot be read back is reported and treated as no state.
  *
  * @module
  */
 
-import { mkdir, readFile, rename, writeFile } from "node:fs/promises";
-import { join } from "node:path";
+import * as nodeFs from "node:fs/promises";
+import { dirname, join } from "node:path";
 
 /** What a data directory holds. */
 export interface PersistedState {
   /** The node's name. */
   readonly name: string;
-  /** The last incarnation the node used. */
+  /** The last incarnation the node used (0 when unknown). */
   readonly incarnation: number;
 }
 
-const FILE = "shoal-state.json";
+/** A file in the data directory that was unusable and ignored. */
+export interface DataDirProblem {
+  /** The file's path. */
+  readonly path: string;
+  /** What is wrong with it. */
+  readonly reason: string;
+}
 
-/** Read the state in `dir`, or undefined when there is none yet. Throws on a corrupt file. */
-export async function loadState(dir: string): Promise<PersistedState | undefined> {
+/** An open file, as much of `node:fs/promises`' `FileHandle` as the writes use. */
+export interface SyncableFile {
+  /** Write `data` to the file. */
+  writeFile(data: string): Promise<void>;
+  /** Flush the file (or directory) to storage (fsync). */
+  sync(): Promise<void>;
+  /** Close the file. */
+  close(): Promise<void>;
+}
+
+/** The file operations of the data directory; `node:fs/promises` by default. */
+export interface DataDirFs {
+  /** Create a directory and its parents. */
+  mkdir(path: string, options: { recursive: true }): Promise<unknown>;
+  /** Read a whole file as text. */
+  readFile(path: string, encoding: "utf8"): Promise<string>;
+  /** Open a file (`"w"`) or a directory (`"r"`). */
+  open(path: string, flags: "w" | "r"): Promise<SyncableFile>;
+  /** Rename a file, replacing the target. */
+  rename(from: string, to: string): Promise<void>;
+}
+
+/** The runtime's file system. */
+export const defaultFs: DataDirFs = nodeFs as unknown as DataDirFs;
+
+/** The name of the state file in a data directory. */
+export const STATE_FILE = "shoal-state.json";
+
+const MAX_INCARNATION = 0xffff_ffff;
+
+/** Options of {@linkcode loadState}. */
+export interface LoadStateOptions {
+  /** Told about a state file that is unusable (then treated as no state). */
+  readonly onProblem?: (problem: DataDirProblem) => void;
+  /** File operations (default: the runtime's). */
+  readonly fs?: DataDirFs;
+}
+
+/**
+ * Read the state in `dir`, or undefined when there is none. An empty or corrupt file is
+ * reported to `onProblem` and treated as none; a file whose name is readable but whose
+ * incarnation is not keeps the name, with incarnation 0. Other read errors (permissions, a
+ * directory in the file's place) are thrown.
+ */
+export async function loadState(
+  dir: string,
+  options: LoadStateOptions = {},
+): Promise<PersistedState | undefined> {
+  const fs = options.fs ?? defaultFs;
+  const path = join(dir, STATE_FILE);
+  const report = (reason: string) => options.onProblem?.({ path, reason });
   let text: string;
   try {
-    text = await readFile(join(dir, FILE), "utf8");
+    text = await fs.readFile(path, "utf8");
   } catch (err) {
     if ((err as { code?: string }).code === "ENOENT") return undefined;
     throw err;
   }
-  const data = JSON.parse(text) as Partial<PersistedState>;
-  if (typeof data.name !== "string" || !Number.isInteger(data.incarnation)) {
-    throw new Error(`${join(dir, FILE)} is not a shoal state file`);
+  if (text.trim() === "") {
+    report("the file is empty");
+    return undefined;
   }
-  return { name: data.name, incarnation: data.incarnation! };
+  let data: unknown;
+  try {
+    data = JSON.parse(text);
+  } catch (err) {
+    report(`not JSON (${(err as Error).message})`);
+    return undefined;
+  }
+  const record = typeof data === "object" && data !== null
+    ? data as { name?: unknown; incarnation?: unknown }
+    : {};
+  if (typeof record.name !== "string" || record.name === "") {
+    report("not a shoal state file (no name)");
+    return undefined;
+  }
+  const inc = record.incarnation;
+  if (typeof inc !== "number" || !Number.isInteger(inc) || inc < 0 || inc > MAX_INCARNATION) {
+    report("the incarnation is not a 32-bit unsigned integer");
+    return { name: record.name, incarnation: 0 };
+  }
+  return { name: record.name, incarnation: inc };
 }
 
-/** Write the state to `dir` atomically (write a temporary file, then rename). */
-export async function saveState(dir: string, state: PersistedState): Promise<void> {
-  await mkdir(dir, { recursive: true });
-  const tmp = join(dir, `${FILE}.tmp`);
-  await writeFile(tmp, JSON.stringify(state) + "\n");
-  await rename(tmp, join(dir, FILE));
+/** Write the state to `dir`, atomically and durably (see {@linkcode writeDurably}). */
+export async function saveState(
+  dir: string,
+  state: PersistedState,
+  fs: DataDirFs = defaultFs,
+): Promise<void> {
+  await fs.mkdir(dir, { recursive: true });
+  await writeDurably(join(dir, STATE_FILE), JSON.stringify(state) + "\n", fs);
+}
+
+const queues = new Map<string, Promise<unknown>>();
+
+/**
+ * Replace the file at `path` with `body` so that a crash leaves the old or the new content:
+ * write `path.tmp`, fsync it, rename it over `path`, fsync the directory. Writes to one path
+ * run one at a time. Resolves to whether the directory was fsync'd (false where the runtime
+ * or file system cannot open or sync a directory).
+ */
+export function writeDurably(
+  path: string,
+  body: string,
+  fs: DataDirFs = defaultFs,
+): Promise<boolean> {
+  const previous = queues.get(path) ?? Promise.resolve();
+  const write = previous.catch(() => {}).then(() => writeNow(path, body, fs));
+  queues.set(path, write);
+  const forget = () => {
+    if (queues.get(path) === write) queues.delete(path);
+  };
+  write.then(forget, forget);
+  return write;
+}
+
+async function writeNow(path: string, body: string, fs: DataDirFs): Promise<boolean> {
+  const tmp = `${path}.tmp`;
+  const file = await fs.open(tmp, "w");
+  try {
+    await file.writeFile(body);
+    await file.sync();
+  } finally {
+    await file.close();
+  }
+  await fs.rename(tmp, path);
+  return await syncDirectory(dirname(path), fs);
+}
+
+/** Errors that mean "directories cannot be fsync'd here", not "the data is at risk". */
+const UNSUPPORTED = new Set(["EISDIR", "EINVAL", "ENOTSUP", "EOPNOTSUPP", "EPERM", "EBADF"]);
+
+async function syncDirectory(dir: string, fs: DataDirFs): Promise<boolean> {
+  let handle: SyncableFile;
+  try {
+    handle = await fs.open(dir, "r");
+  } catch {
+    return false; // the runtime refuses to open a directory
+  }
+  try {
+    await handle.sync();
+    return true;
+  } catch (err) {
+    if (UNSUPPORTED.has((err as { code?: string }).code ?? "")) return false;
+    throw err;
+  } finally {
+    await handle.close().catch(() => {});
+  }
 }
 
 /**
