@@ -23,7 +23,8 @@ export type DecodeErrorKind =
   | "too-deep"
   | "too-many-parts"
   | "bad-label"
-  | "decrypt-failed";
+  | "decrypt-failed"
+  | "overloaded";
 
 /**
  * A typed failure to decode untrusted bytes. Decoders throw only this; the receiver counts

@@ -116,8 +116,8 @@ export async function encryptPayload(
  * Decrypt a memberlist blob, trying every key of the ring in order (primary first), and
  * strip version-0 padding. `aad` must be what the sender authenticated.
  *
- * @throws {DecodeError} `decrypt-failed` for an empty or too-short blob, a version above 1,
- * a blob no key authenticates, or invalid version-0 padding.
+ * @throws {DecodeError} `decrypt-failed` (and nothing else) for an empty or too-short blob,
+ * a version above 1, a blob no key authenticates, or invalid version-0 padding.
  *
  * @example
  * ```ts
@@ -143,7 +143,13 @@ export async function decryptPayload(
   }
   const nonce = blob.subarray(VERSION_SIZE, VERSION_SIZE + NONCE_SIZE) as Bytes;
   const sealed = blob.subarray(VERSION_SIZE + NONCE_SIZE) as Bytes;
-  for (const key of await keyring.cryptoKeys()) {
+  let keys: CryptoKey[];
+  try {
+    keys = await keyring.cryptoKeys();
+  } catch {
+    throw new DecodeError("decrypt-failed", "the keyring's keys could not be imported");
+  }
+  for (const key of keys) {
     let plain: Uint8Array;
     try {
       plain = new Uint8Array(

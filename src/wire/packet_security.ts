@@ -34,7 +34,7 @@ export interface PacketSecurity {
   /** Encrypt (if configured) and prefix the label header (if configured). */
   seal(bytes: Uint8Array): Promise<Uint8Array>;
   /**
-   * Check and remove the label header and decrypt. Rejects with {@linkcode DecodeError}
+   * Check and remove the label header and decrypt. Rejects only with {@linkcode DecodeError}:
    * `bad-label` (missing, different or malformed label) or `decrypt-failed`.
    */
   open(bytes: Uint8Array): Promise<Uint8Array>;
@@ -79,8 +79,10 @@ export function createPacketSecurity(options: PacketSecurityOptions = {}): Packe
       try {
         return await decryptPayload(keyring, rest, aad);
       } catch (error) {
-        if (!s.verifyIncoming && error instanceof DecodeError) return rest; // plaintext
-        throw error;
+        if (!s.verifyIncoming) return rest; // plaintext
+        throw error instanceof DecodeError
+          ? error
+          : new DecodeError("decrypt-failed", "unexpected failure while decrypting");
       }
     },
   };

@@ -271,6 +271,24 @@ describe("packet security", () => {
     await rejectsKind(enc.open(V1), "decrypt-failed");
   });
 
+  test("open rejects only with DecodeError, even when the keyring fails", T, async () => {
+    class BrokenRing extends Keyring {
+      override cryptoKeys(): Promise<CryptoKey[]> {
+        return Promise.reject(new TypeError("import failed"));
+      }
+    }
+    const broken = new BrokenRing(KEY);
+    await rejectsKind(decryptPayload(broken, V1), "decrypt-failed");
+    await rejectsKind(
+      createPacketSecurity({ keyring: broken, label: "l" }).open(
+        addLabelHeader(encodeLabel("l"), V1),
+      ),
+      "decrypt-failed",
+    );
+    const lax = createPacketSecurity({ keyring: broken, verifyIncoming: false });
+    assert.deepEqual(await lax.open(V1), V1); // used as plaintext, as for any failed decrypt
+  });
+
   test("options are validated", T, () => {
     assert.throws(() => createPacketSecurity({ label: "é".repeat(200) }), RangeError);
     assert.throws(
