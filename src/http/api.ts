@@ -12,8 +12,11 @@
  * | `GET /v1/events` | Server-Sent Events (see `sse.ts`) |
  * | `GET /metrics` | Prometheus text |
  *
- * Every refusal is a 4xx with a JSON body `{"error": "..."}`; the mutating routes follow the
- * rule in `auth.ts`.
+ * Every refusal is a 4xx (or a 503 when the event-stream cap is reached) with a JSON body
+ * `{"error": "..."}`, counted in `shoal_http_refused_total{reason}`. Before routing, a request
+ * must name an allowed `Host` (`hosts.ts`, else 421) and stay within the size limits
+ * (`responses.ts`: 413, 414, 431). The mutating routes follow the rule in `auth.ts`; with a
+ * token and `authenticateReads` (the default when a token is set), so do reads.
  *
  * @module
  */
@@ -24,11 +27,20 @@ import { healthReport, MEMBER_STATES } from "./health.ts";
 import { memberJson } from "./json.ts";
 import type { ChangeTracker } from "./tracker.ts";
 import type { ClusterView } from "./view.ts";
-import { authorizeMutation } from "./auth.ts";
+import { authorizeMutation, authorizeRead } from "./auth.ts";
 import { dashboardHtml } from "./dashboard.ts";
-import { METRICS_CONTENT_TYPE, renderMetrics } from "./metrics.ts";
-import { errorResponse, HttpError, jsonResponse, readJsonObject } from "./responses.ts";
-import { EventStreams } from "./sse.ts";
+import { HostAllowlist } from "./hosts.ts";
+import { type HttpStats, METRICS_CONTENT_TYPE, renderMetrics } from "./metrics.ts";
+import {
+  checkRequestSize,
+  errorResponse,
+  HttpError,
+  jsonResponse,
+  readJsonObject,
+  REFUSAL_REASONS,
+  type RefusalReason,
+} from "./responses.ts";
+import { DEFAULT_MAX_EVENT_STREAMS, EventStreams } from "./sse.ts";
 
 /** Handles one request; `remote` is the caller's IP address. */
 export type RequestHandler = (req: Request, remote: string) => Promise<Response>;
@@ -45,6 +57,18 @@ export interface ApiOptions {
   readonly onLeft?: () => void;
   /** Period of SSE `health` events, ms. */
   readonly healthIntervalMs?: number;
+  /**
+   * More names the API answers to in `Host`, besides `localhost` and IP literals (which
+   * include the bound address); other names get 421 (DNS rebinding). No ports.
+   */
+  readonly allowedHosts?: readonly string[];
+  /**
+   * With a `token`, require it for reads too (`GET`, `HEAD`): as `Bearer`, or as the Basic
+   * password a browser sends for the dashboard. Default `true`; ignored without a token.
+   */
+  readonly authenticateReads?: boolean;
+  /** Most concurrent event streams (default 64); more get 503. */
+  readonly maxEventStreams?: number;
 }
 
 /** The API: its handler, and `close` to end open event streams. */
@@ -53,6 +77,8 @@ export interface Api {
   readonly handle: RequestHandler;
   /** End every open event stream (before the server shuts down). */
   close(): void;
+  /** The API's own counters (also in `GET /metrics`). */
+  stats(): HttpStats;
 }
 
 /** Most addresses one join request may carry. */
@@ -71,12 +97,31 @@ type Route = Partial<Record<"GET" | "POST", (req: Request, remote: string) => Pr
  */
 export function createApi(options: ApiOptions): Api {
   const { view, tracker } = options;
+  const maxEventStreams = options.maxEventStreams ?? DEFAULT_MAX_EVENT_STREAMS;
+  if (!Number.isInteger(maxEventStreams) || maxEventStreams < 0) {
+    throw new TypeError(`maxEventStreams must be a non-negative integer, got ${maxEventStreams}`);
+  }
+  const hosts = new HostAllowlist(options.allowedHosts);
+  const readToken = (options.authenticateReads ?? true) ? options.token || undefined : undefined;
   const streams = new EventStreams({
     view,
     tracker,
     healthIntervalMs: options.healthIntervalMs,
+    maxStreams: maxEventStreams,
   });
   let leaving = false;
+  let requests = 0, internalErrors = 0;
+  const refused = Object.fromEntries(REFUSAL_REASONS.map((r) => [r, 0])) as Record<
+    RefusalReason,
+    number
+  >;
+  const stats = (): HttpStats => ({
+    requests,
+    refused: { ...refused },
+    internalErrors,
+    eventStreams: streams.size,
+    maxEventStreams,
+  });
 
   const mutation = (
     fn: (req: Request) => Promise<Response>,
@@ -112,11 +157,23 @@ export function createApi(options: ApiOptions): Api {
       },
     },
     "/v1/health": { GET: () => Promise.resolve(jsonResponse(200, healthReport(view))) },
-    "/v1/events": { GET: () => Promise.resolve(streams.open()) },
+    "/v1/events": {
+      // HEAD gets the headers only: a stream nobody reads would hold a slot.
+      GET: (req) =>
+        Promise.resolve(
+          req.method === "HEAD"
+            ? new Response(null, {
+              headers: { "content-type": "text/event-stream; charset=utf-8" },
+            })
+            : streams.open(),
+        ),
+    },
     "/metrics": {
       GET: () =>
         Promise.resolve(
-          new Response(renderMetrics(view), { headers: { "content-type": METRICS_CONTENT_TYPE } }),
+          new Response(renderMetrics(view, stats()), {
+            headers: { "content-type": METRICS_CONTENT_TYPE },
+          }),
         ),
     },
     "/v1/join": {
@@ -157,7 +214,11 @@ export function createApi(options: ApiOptions): Api {
   };
 
   const handle: RequestHandler = async (req, remote) => {
+    requests++;
     try {
+      hosts.check(req);
+      checkRequestSize(req);
+      if (readToken !== undefined && req.method !== "POST") authorizeRead(req, readToken);
       const path = new URL(req.url).pathname;
       let route = routes[path];
       let memberName: string | undefined;
@@ -180,7 +241,11 @@ export function createApi(options: ApiOptions): Api {
       }
       return await fn(req, remote);
     } catch (error) {
-      if (error instanceof HttpError) return errorResponse(error);
+      if (error instanceof HttpError) {
+        refused[error.reason]++;
+        return errorResponse(error);
+      }
+      internalErrors++;
       return jsonResponse(500, { error: `internal error: ${(error as Error)?.message ?? error}` });
     }
   };
@@ -191,7 +256,7 @@ export function createApi(options: ApiOptions): Api {
     return jsonResponse(200, memberJson(m, tracker.changedAt(m.name)));
   }
 
-  return { handle, close: () => streams.closeAll() };
+  return { handle, close: () => streams.closeAll(), stats };
 }
 
 /** Parse `?status=alive,suspect`; `undefined` means every state. */

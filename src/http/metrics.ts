@@ -7,7 +7,22 @@
 import type { DecodeErrorKind } from "../core/codec.ts";
 import { RTT_BUCKETS } from "../core/stats.ts";
 import { countByState, findHealthScore, MEMBER_STATES } from "./health.ts";
+import { REFUSAL_REASONS, type RefusalReason } from "./responses.ts";
 import type { ClusterView } from "./view.ts";
+
+/** Counters of the HTTP API itself, exported by {@linkcode renderMetrics} when given. */
+export interface HttpStats {
+  /** Requests answered. */
+  readonly requests: number;
+  /** Requests refused, by reason. */
+  readonly refused: Readonly<Record<RefusalReason, number>>;
+  /** Requests that failed with a 500. */
+  readonly internalErrors: number;
+  /** Event streams open now. */
+  readonly eventStreams: number;
+  /** The cap on event streams. */
+  readonly maxEventStreams: number;
+}
 
 /** The `Content-Type` of {@linkcode renderMetrics}' output. */
 export const METRICS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8";
@@ -64,7 +79,7 @@ class Exposition {
 /**
  * Render `view`'s metrics: members by state, probes, suspicions, dead declarations, local
  * health, traffic, decode errors by kind, broadcast queue depth and the probe RTT histogram
- * (in seconds, as Prometheus prefers).
+ * (in seconds, as Prometheus prefers); with `http`, the API's own counters too.
  *
  * @example
  * ```ts ignore
@@ -73,7 +88,7 @@ class Exposition {
  * // shoal_members{state="alive"} 3 ...
  * ```
  */
-export function renderMetrics(view: ClusterView): string {
+export function renderMetrics(view: ClusterView, http?: HttpStats): string {
   const stats = view.stats();
   const core = stats.core;
   const t = stats.transport;
@@ -152,6 +167,27 @@ export function renderMetrics(view: ClusterView): string {
     c("shoal_push_pulls_total", "Full-state push/pull exchanges completed (TCP).", n("pushPulls"));
     c("shoal_push_pull_errors_total", "Push/pull exchanges that failed.", n("pushPullErrors"));
     c("shoal_stream_serve_errors_total", "Inbound streams not read or answered.", n("serveErrors"));
+  }
+
+  if (http) {
+    c("shoal_http_requests_total", "HTTP API requests answered.", http.requests);
+    out.metric(
+      "shoal_http_refused_total",
+      "counter",
+      "HTTP API requests refused, by reason (host, auth, sizes, stream cap, malformed).",
+      REFUSAL_REASONS.map((r) => [{ reason: r }, http.refused[r]]),
+    );
+    c(
+      "shoal_http_internal_errors_total",
+      "HTTP API requests that failed (500).",
+      http.internalErrors,
+    );
+    out.metric("shoal_http_event_streams", "gauge", "Event streams open now.", [
+      [{}, http.eventStreams],
+    ]);
+    out.metric("shoal_http_event_streams_max", "gauge", "The cap on event streams.", [
+      [{}, http.maxEventStreams],
+    ]);
   }
 
   const h = core.probeRtt;

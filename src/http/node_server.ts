@@ -54,18 +54,12 @@ async function bridge(req: IncomingMessage, res: ServerResponse, options: ServeO
   }
   let body: Uint8Array<ArrayBuffer> | undefined;
   if (req.method !== "GET" && req.method !== "HEAD") {
-    const chunks: Uint8Array[] = [];
-    let size = 0;
-    for await (const chunk of req) {
-      size += (chunk as Uint8Array).byteLength;
-      // Oversized bodies are cut here; the API refuses anything over the limit anyway.
-      if (size <= MAX_BODY_BYTES + 1) chunks.push(chunk as Uint8Array);
-    }
-    body = new Uint8Array(Math.min(size, MAX_BODY_BYTES + 1));
-    let at = 0;
-    for (const c of chunks) {
-      body.set(c.subarray(0, body.length - at), at);
-      at += c.byteLength;
+    const { bytes, complete } = await readUpTo(req, MAX_BODY_BYTES + 1);
+    body = bytes;
+    if (!complete) {
+      // Over the limit: the API answers 413; the rest is not read, the connection closes.
+      res.shouldKeepAlive = false;
+      res.on("finish", () => req.destroy());
     }
   }
   const host = req.headers.host ?? "localhost";
@@ -90,4 +84,48 @@ async function bridge(req: IncomingMessage, res: ServerResponse, options: ServeO
     res.write(value);
   }
   res.end();
+}
+
+/**
+ * Read `req`'s body, stopping (paused, not drained) once `limit` bytes are in or when the
+ * declared `Content-Length` is over it. `complete` is false when the body was not read whole.
+ */
+function readUpTo(
+  req: IncomingMessage,
+  limit: number,
+): Promise<{ bytes: Uint8Array<ArrayBuffer>; complete: boolean }> {
+  const declared = Number(req.headers["content-length"] ?? "0");
+  if (!(declared < limit)) {
+    req.pause();
+    return Promise.resolve({ bytes: new Uint8Array(limit), complete: false });
+  }
+  return new Promise((resolve, reject) => {
+    const chunks: Uint8Array[] = [];
+    let size = 0;
+    const finish = (complete: boolean) => {
+      req.off("data", onData).off("end", onEnd).off("error", onError);
+      const bytes = new Uint8Array(Math.min(size, limit));
+      let at = 0;
+      for (const c of chunks) {
+        if (at >= bytes.length) break;
+        bytes.set(c.subarray(0, bytes.length - at), at);
+        at += c.byteLength;
+      }
+      resolve({ bytes, complete });
+    };
+    const onData = (chunk: Uint8Array) => {
+      chunks.push(chunk);
+      size += chunk.byteLength;
+      if (size >= limit) {
+        req.pause();
+        finish(false);
+      }
+    };
+    const onEnd = () => finish(true);
+    const onError = (error: Error) => {
+      req.off("data", onData).off("end", onEnd).off("error", onError);
+      reject(error);
+    };
+    req.on("data", onData).on("end", onEnd).on("error", onError);
+  });
 }

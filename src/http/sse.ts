@@ -15,12 +15,16 @@
  */
 
 import { healthReport } from "./health.ts";
+import { HttpError } from "./responses.ts";
 import { eventJson, memberJson } from "./json.ts";
 import type { ChangeTracker } from "./tracker.ts";
 import type { ClusterView } from "./view.ts";
 
 /** A client this far behind (queued chunks) is disconnected rather than buffered forever. */
 const MAX_QUEUED_CHUNKS = 10_000;
+
+/** Default cap on concurrent event streams. */
+export const DEFAULT_MAX_EVENT_STREAMS = 64;
 
 /** Options of {@linkcode EventStreams}. */
 export interface EventStreamOptions {
@@ -30,6 +34,11 @@ export interface EventStreamOptions {
   readonly tracker: ChangeTracker;
   /** Period of `health` events, ms (default 2000). */
   readonly healthIntervalMs?: number;
+  /**
+   * Most concurrent streams (default {@linkcode DEFAULT_MAX_EVENT_STREAMS}); `open` refuses
+   * more with a 503.
+   */
+  readonly maxStreams?: number;
 }
 
 /** Opens event streams and can end them all (on shutdown). */
@@ -47,9 +56,21 @@ export class EventStreams {
     return this.#open.size;
   }
 
-  /** A new `text/event-stream` response. */
+  /**
+   * A new `text/event-stream` response. Throws a 503 {@linkcode HttpError} (reason
+   * `too-many-streams`) when the cap is reached.
+   */
   open(): Response {
     const { view, tracker } = this.#options;
+    const max = this.#options.maxStreams ?? DEFAULT_MAX_EVENT_STREAMS;
+    if (this.#open.size >= max) {
+      throw new HttpError(
+        503,
+        `too many event streams open (at most ${max}); try again later`,
+        { "retry-after": "5" },
+        "too-many-streams",
+      );
+    }
     const encoder = new TextEncoder();
     let end = () => {};
     const stream = new ReadableStream<Uint8Array>({

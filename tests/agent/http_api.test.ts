@@ -294,7 +294,7 @@ describe("HTTP API", { timeout: 120_000 }, () => {
   test("mutating routes: with a token, anyone holding it (handler level)", T, async () => {
     const api = createApi({ view: agent.node, tracker: agent.tracker, token: "s3cret" });
     const join = (auth?: string) =>
-      new Request("http://x/v1/join", {
+      new Request("http://127.0.0.1:1/v1/join", {
         method: "POST",
         headers: {
           "content-type": "application/json",

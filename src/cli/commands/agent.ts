@@ -12,6 +12,7 @@ import { type Agent, AgentBindError, type AgentOptions, startAgent } from "../..
 import { eventJson } from "../../http/json.ts";
 import { KeyringError, parseKey } from "../../wire/keyring.ts";
 import { LABEL_MAX_SIZE } from "../../wire/label.ts";
+import { allowedHostName } from "../../http/hosts.ts";
 import { encodeTags, parseTagArgs, TagError, type Tags } from "../../http/tags.ts";
 import { type Command, defineCommand, type Options, type ParsedArgs } from "../command.ts";
 import { eventLine } from "../format.ts";
@@ -39,8 +40,12 @@ Options:
   --data-dir DIR       keep state here: name and incarnation, and the peers to rejoin
                        on the next start
   --http HOST:PORT     serve the HTTP API and the dashboard (e.g. 127.0.0.1:7373)
-  --http-token TOKEN   token for mutating API calls (default $SHOAL_HTTP_TOKEN); without
-                       one only loopback callers may join or leave
+  --http-token TOKEN   token for API calls (default $SHOAL_HTTP_TOKEN); without one only
+                       loopback callers may join or leave, and reads are open
+  --http-public-reads  with --http-token, serve reads (GET) without the token
+  --http-allow-host NAME
+                       a name the API answers to in the Host header, besides localhost
+                       and IP addresses (repeatable); others get 421
   --tune KEY=VALUE     override a protocol setting, e.g. probeInterval=200 (repeatable)
   --json               print each membership event as one JSON object per line
   -h, --help           show this help
@@ -65,6 +70,10 @@ function keyArg(text: string): Uint8Array {
 export interface AgentCommandOptions extends AgentOptions {
   /** Print events as JSON lines. */
   readonly json: boolean;
+  /** `--http-allow-host`: more names for the HTTP API's `allowedHosts`. */
+  readonly httpAllowedHosts: readonly string[];
+  /** False with `--http-public-reads`: the HTTP API's `authenticateReads`. */
+  readonly httpAuthenticateReads: boolean;
 }
 
 const OPTIONS = {
@@ -79,6 +88,8 @@ const OPTIONS = {
   "data-dir": { type: "string" },
   http: { type: "string" },
   "http-token": { type: "string" },
+  "http-public-reads": { type: "boolean", default: false },
+  "http-allow-host": { type: "string", multiple: true, default: [] as string[] },
   tune: { type: "string", multiple: true, default: [] as string[] },
   json: { type: "boolean", default: false },
 } as const satisfies Options;
@@ -129,6 +140,13 @@ export async function agentOptions(
     throw error;
   }
   const token = values["http-token"] ?? process.env.SHOAL_HTTP_TOKEN ?? "";
+  const allowedHosts = values["http-allow-host"].map((name) => {
+    try {
+      return allowedHostName(name);
+    } catch (error) {
+      throw new UsageError(`--http-allow-host: ${(error as Error).message}`);
+    }
+  });
   return {
     name,
     bind: values.bind,
@@ -142,6 +160,8 @@ export async function agentOptions(
     dataDir: values["data-dir"],
     http: values.http,
     httpToken: token || undefined,
+    httpAllowedHosts: allowedHosts,
+    httpAuthenticateReads: !values["http-public-reads"],
     json: values.json,
   };
 }
