@@ -14,6 +14,7 @@ import { type Api, createApi } from "../http/api.ts";
 import { type HttpServer, serveHttp } from "../http/server.ts";
 import { encodeTags, type Tags } from "../http/tags.ts";
 import { ChangeTracker } from "../http/tracker.ts";
+import type { DataDirProblem } from "../node/persist.ts";
 import { PeerSnapshot, readPeers } from "./snapshot.ts";
 import { agentTransports } from "./transport.ts";
 
@@ -54,6 +55,11 @@ export interface AgentOptions {
    * its previous life) and `peers.json` (the members it knew, rejoined on start).
    */
   readonly dataDir?: string;
+  /**
+   * Told about each problem with the data directory: an empty or corrupt file (ignored, the
+   * agent starts without it) or a failed write. Default: a `shoal agent:` line on stderr.
+   */
+  readonly onDataDirProblem?: (problem: DataDirProblem) => void;
   /** Serve the HTTP API and dashboard on this `host:port`. */
   readonly http?: string;
   /** Token required by the API's mutating routes (then callers need not be on loopback). */
@@ -78,6 +84,8 @@ export interface Agent {
   readonly transports: { readonly datagram: string; readonly stream: string | undefined };
   /** Peers rejoined from the data directory. */
   readonly rejoined: readonly string[];
+  /** How many data directory problems there have been (see `onDataDirProblem`). */
+  readonly dataDirProblems: number;
   /** Resolves once the agent has shut down (by {@linkcode Agent.shutdown} or `POST /v1/leave`). */
   readonly done: Promise<void>;
   /** Optionally leave gracefully, then stop everything. Idempotent. */
@@ -99,7 +107,14 @@ export async function startAgent(options: AgentOptions): Promise<Agent> {
   resolveConfig(options.profile ?? "lan", options.tune ?? {}); // fail before binding anything
   const meta = encodeTags(options.tags ?? {});
   const httpAddress = options.http === undefined ? undefined : parseAddress(options.http, 7373);
-  const rejoined = options.dataDir ? await readPeers(options.dataDir) : [];
+  let dataDirProblems = 0;
+  const onDataDirProblem = (problem: DataDirProblem) => {
+    dataDirProblems++;
+    (options.onDataDirProblem ?? logDataDirProblem)(problem);
+  };
+  const rejoined = options.dataDir
+    ? await readPeers(options.dataDir, { onProblem: onDataDirProblem })
+    : [];
   const seeds = [...new Set([...(options.join ?? []), ...rejoined])];
   const defaults = options.transport && options.streams !== undefined
     ? undefined
@@ -110,6 +125,7 @@ export async function startAgent(options: AgentOptions): Promise<Agent> {
     createNode({
       name: options.name,
       dataDir: options.dataDir,
+      onDataDirProblem,
       bind: options.bind,
       advertise: options.advertise,
       seeds,
@@ -141,7 +157,9 @@ export async function startAgent(options: AgentOptions): Promise<Agent> {
     })();
 
   try {
-    if (options.dataDir) snapshot = await PeerSnapshot.open(options.dataDir, node);
+    if (options.dataDir) {
+      snapshot = await PeerSnapshot.open(options.dataDir, node, { onProblem: onDataDirProblem });
+    }
     if (httpAddress) {
       api = createApi({
         view: node,
@@ -167,9 +185,16 @@ export async function startAgent(options: AgentOptions): Promise<Agent> {
     http,
     transports: { datagram: transport.name, stream: streams ? streams.name : undefined },
     rejoined,
+    get dataDirProblems() {
+      return dataDirProblems;
+    },
     done,
     shutdown,
   };
+}
+
+function logDataDirProblem(problem: DataDirProblem): void {
+  console.error(`shoal agent: data dir: ${problem.path}: ${problem.reason}`);
 }
 
 async function bindOrExplain<T>(

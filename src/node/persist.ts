@@ -109,37 +109,49 @@ export async function loadState(
   return { name: record.name, incarnation: inc };
 }
 
-/** Write the state to `dir`, atomically and durably (see {@linkcode writeDurably}). */
+/**
+ * Write the state to `dir` (created if needed), atomically and durably (see
+ * {@linkcode writeDurably}); the last of several overlapping saves wins.
+ */
 export async function saveState(
   dir: string,
   state: PersistedState,
   fs: DataDirFs = defaultFs,
 ): Promise<void> {
-  await fs.mkdir(dir, { recursive: true });
-  await writeDurably(join(dir, STATE_FILE), JSON.stringify(state) + "\n", fs);
+  const path = join(dir, STATE_FILE);
+  const body = JSON.stringify(state) + "\n";
+  await inTurn(path, async () => {
+    await fs.mkdir(dir, { recursive: true });
+    return await writeNow(path, body, fs);
+  });
 }
-
-const queues = new Map<string, Promise<unknown>>();
 
 /**
  * Replace the file at `path` with `body` so that a crash leaves the old or the new content:
  * write `path.tmp`, fsync it, rename it over `path`, fsync the directory. Writes to one path
- * run one at a time. Resolves to whether the directory was fsync'd (false where the runtime
- * or file system cannot open or sync a directory).
+ * run one at a time, in call order. Resolves to whether the directory was fsync'd (false
+ * where the runtime or file system cannot open or sync a directory).
  */
 export function writeDurably(
   path: string,
   body: string,
   fs: DataDirFs = defaultFs,
 ): Promise<boolean> {
+  return inTurn(path, () => writeNow(path, body, fs));
+}
+
+const queues = new Map<string, Promise<unknown>>();
+
+/** Run `op` after every earlier operation on `path` has settled. */
+function inTurn<T>(path: string, op: () => Promise<T>): Promise<T> {
   const previous = queues.get(path) ?? Promise.resolve();
-  const write = previous.catch(() => {}).then(() => writeNow(path, body, fs));
-  queues.set(path, write);
+  const run = previous.catch(() => {}).then(op);
+  queues.set(path, run);
   const forget = () => {
-    if (queues.get(path) === write) queues.delete(path);
+    if (queues.get(path) === run) queues.delete(path);
   };
-  write.then(forget, forget);
-  return write;
+  run.then(forget, forget);
+  return run;
 }
 
 async function writeNow(path: string, body: string, fs: DataDirFs): Promise<boolean> {
