@@ -69,6 +69,7 @@ test("a crashed agent with a data dir rejoins its peers, with a higher incarnati
   procs.push(second);
   await second.waitFor(/listening on/);
   assert.match(second.stderr, /^shoal agent: dd-b listening on/m, "the name from the data dir");
+  assert.doesNotMatch(second.stderr, /data dir:/, "the crash left whole files behind");
   await second.waitFor(/joining 127\.0\.0\.1:\d+/);
   await eventually(
     () => {
