@@ -229,6 +229,8 @@ function connect() {
   es.addEventListener("error", function () {
     $("conn").className = "down";
     $("conn").textContent = "reconnecting…";
+    // The browser retries a dropped stream itself, but not a refused one (e.g. 503).
+    if (es.readyState === EventSource.CLOSED) setTimeout(connect, 5000);
   });
   es.addEventListener("snapshot", function (e) {
     var snap = JSON.parse(e.data);
