@@ -4,6 +4,8 @@
  * @module
  */
 
+import { parseCidr } from "./cidr.ts";
+
 /** Tunables of the SWIM protocol. Defaults come from {@linkcode lanConfig}. */
 export interface SwimConfig {
   /** Time between probes of successive members (scaled by local health). */
@@ -24,7 +26,10 @@ export interface SwimConfig {
   readonly gossipNodes: number;
   /** Dead members stay gossip targets this long (so the wrongly accused hear of it). */
   readonly gossipToTheDeadTime: number;
-  /** Anti-entropy period (used by stream transports; 0 disables). */
+  /**
+   * Anti-entropy period: a push/pull over a stream, or a table feed and an announce over
+   * datagrams without streams (0 disables).
+   */
   readonly pushPullInterval: number;
   /** Stream timeout (for stream transports). */
   readonly tcpTimeout: number;
@@ -36,16 +41,16 @@ export interface SwimConfig {
   readonly packetOverhead: number;
   /** Wrap packets in a CRC for peers whose protocol maximum is ≥ 5. */
   readonly crcOutgoing: boolean;
-  /** Longest first wait between join attempts while no other member is known. */
+  /** Longest wait between join attempts, which go on until a full state arrives. */
   readonly joinRetryMax: number;
   /** Send the fallback probe over a stream to members that support it (protocol.md §8.4). */
   readonly tcpPings: boolean;
   /** Lifeguard extensions to SWIM (all on by default). */
   readonly lifeguard: LifeguardConfig;
   /**
-   * How often to announce ourselves again to seeds we do not currently see alive (and to one
-   * recently dead member), so that the two sides of a healed partition find each other.
-   * 0 disables.
+   * How often to announce ourselves again to seeds we do not currently see alive, to one dead
+   * member and to one live member, so that the two sides of a healed partition find each
+   * other. 0 disables.
    */
   readonly reannounceInterval: number;
   /** What to do when a known name shows up from another address. */
@@ -55,6 +60,23 @@ export interface SwimConfig {
    * death (`confirmDead`) or the member refutes, instead of declaring them dead (default false).
    */
   readonly confirmDeaths: boolean;
+  /** Most members the table holds, ourselves and not yet reaped dead included; more are refused. */
+  readonly maxMembers: number;
+  /** New members accepted per second from one sender address (a token bucket). */
+  readonly newMembersPerSecond: number;
+  /** Burst of new members one sender address may introduce at once. */
+  readonly newMembersBurst: number;
+  /**
+   * How long a member must have been dead before another address may take its name (under
+   * `replace-dead`, memberlist's `DeadNodeReclaimTime`): long enough for a live member to
+   * refute a forged death first.
+   */
+  readonly deadNodeReclaimTime: number;
+  /**
+   * Accept packets from, and members at, only these networks (`"127.0.0.0/8"`, `"::1/128"`;
+   * memberlist's `CIDRsAllowed`). Absent: every address.
+   */
+  readonly allowedCidrs?: readonly string[];
 }
 
 /**
@@ -138,6 +160,10 @@ export const lanConfig: SwimConfig = Object.freeze({
   reannounceInterval: 30_000,
   conflictPolicy: "replace-dead",
   confirmDeaths: false,
+  maxMembers: 10_000,
+  newMembersPerSecond: 512,
+  newMembersBurst: 4096,
+  deadNodeReclaimTime: 10_000,
 });
 
 /** memberlist's `DefaultWANConfig`: slower and more tolerant, for links across regions. */
@@ -215,6 +241,9 @@ export function resolveConfig(
     "retransmitMult",
     "awarenessMaxMultiplier",
     "joinRetryMax",
+    "maxMembers",
+    "newMembersPerSecond",
+    "newMembersBurst",
   ];
   for (const key of positive) {
     const v = cfg[key];
@@ -229,6 +258,7 @@ export function resolveConfig(
       "gossipToTheDeadTime",
       "pushPullInterval",
       "reannounceInterval",
+      "deadNodeReclaimTime",
     ] as const
   ) {
     const v = cfg[key];
@@ -241,6 +271,13 @@ export function resolveConfig(
   }
   if (cfg.udpBufferSize < 576 || cfg.udpBufferSize > 65_000) {
     throw new ConfigError("udpBufferSize must be between 576 and 65000");
+  }
+  if (cfg.allowedCidrs !== undefined) {
+    try {
+      cfg.allowedCidrs.forEach(parseCidr);
+    } catch (err) {
+      throw new ConfigError(`allowedCidrs: ${(err as Error).message}`);
+    }
   }
   return Object.freeze(cfg);
 }

@@ -85,6 +85,8 @@ export interface Context {
   readonly streams: boolean;
   /** The latest token of every armed timer. */
   readonly timers: TimerTokens;
+  /** Is an IP (raw bytes) inside `allowedCidrs`? */
+  readonly allowed: (ip: Uint8Array) => boolean;
   /** True once we started leaving. */
   leaving: boolean;
   /** Last sequence number used (probes and relays share it). */
@@ -127,6 +129,8 @@ export function timerKey(timer: Timer): string {
       return suspicionKey(timer.node);
     case "relayTimeout":
       return relayKey(timer.seqNo);
+    case "reclaim":
+      return reclaimKey(timer.node);
     default:
       return timer.kind;
   }
@@ -135,6 +139,11 @@ export function timerKey(timer: Timer): string {
 /** The key of the suspicion timer about `node`. */
 export function suspicionKey(node: string): string {
   return `suspicion:${node}`;
+}
+
+/** The key of the reclaim timer of `node`'s name. */
+export function reclaimKey(node: string): string {
+  return `reclaim:${node}`;
 }
 
 /** The key of the timer of the relay under `seqNo`. */

@@ -26,6 +26,8 @@ export type Timer =
   | { readonly kind: "suspicion"; readonly token: number; readonly node: string }
   /** The indirect probe we relay under `seqNo` has run out of time. */
   | { readonly kind: "relayTimeout"; readonly token: number; readonly seqNo: number }
+  /** `node`'s name may be taken by another address now (protocol.md §13.4). */
+  | { readonly kind: "reclaim"; readonly token: number; readonly node: string }
   /** Exchange full state with a random member (anti-entropy). */
   | { readonly kind: "sync"; readonly token: number }
   /** Announce ourselves again to seeds we do not see (partition healing). */

@@ -24,9 +24,20 @@ export interface Claim {
  * - `stale`: what we hold outranks it: the sender missed newer news;
  * - `ignored`: it outranks our record but may not replace it (only an alive brings back a
  *   dead or left member, and an unreachable member waits for confirmation, not a new
- *   suspicion); also any claim but a non-zero alive about an unknown member.
+ *   suspicion); also any claim but a non-zero alive about an unknown member;
+ * - `implausible`: its incarnation is further above ours than any member climbs between two
+ *   messages we could have missed — a forgery aiming at the incarnation's end (protocol.md §7.1).
  */
-export type Verdict = "newer" | "same" | "stale" | "ignored";
+export type Verdict = "newer" | "same" | "stale" | "ignored" | "implausible";
+
+/**
+ * The largest rise of a known member's incarnation a claim may carry (2^20: a restarted
+ * member's time-based incarnation rises by its downtime in seconds, about 12 days of it).
+ */
+export const MAX_INCARNATION_JUMP = 2 ** 20;
+
+/** The last incarnation; ours saturates there rather than wrap to 0 and lose. */
+export const MAX_INCARNATION = 0xffff_ffff;
 
 /**
  * Rank within one incarnation: `alive < suspect < unreachable < dead = left`. Unreachable
@@ -52,6 +63,7 @@ export function judge(held: Claim | undefined, claim: Claim): Verdict {
   if (held === undefined) {
     return claim.state === "alive" && claim.incarnation > 0 ? "newer" : "ignored";
   }
+  if (claim.incarnation - held.incarnation > MAX_INCARNATION_JUMP) return "implausible";
   const order = compareClaims(claim, held);
   if (order < 0) return "stale";
   if (order === 0) return "same";
@@ -67,25 +79,34 @@ export function judge(held: Claim | undefined, claim: Claim): Verdict {
 
 /**
  * An alive claim for a known member from another address: may it take the name (the
- * configured conflict policy)? A member that left gave its name up.
+ * configured conflict policy)? Only a member dead or left for `reclaimTime` ms can lose its
+ * name to a higher incarnation elsewhere, so that a live member refutes a forged death or
+ * leave before its address can be taken (`"replace"` also moves live members, on purpose).
  */
-export function mayMove(policy: ConflictPolicy, held: Claim, claim: Claim): boolean {
-  if (held.state === "left") return true;
+export function mayMove(
+  policy: ConflictPolicy,
+  held: Claim,
+  claim: Claim,
+  deadFor: number,
+  reclaimTime: number,
+): boolean {
+  const gone = held.state === "dead" || held.state === "left";
+  const reclaimable = gone && deadFor >= reclaimTime && claim.incarnation > held.incarnation;
   switch (policy) {
     case "reject":
-      return false;
+      return reclaimable && held.state === "left";
     case "replace-dead":
-      return held.state === "dead";
+      return reclaimable;
     case "replace":
-      return claim.incarnation > held.incarnation || held.state === "dead";
+      return reclaimable || claim.incarnation > held.incarnation;
   }
 }
 
 /**
- * Our next incarnation: above `current`, and above `accused` when we refute an accusation
- * (uint32, wrapping).
+ * Our next incarnation: above `current`, and above `accused` when we refute an accusation;
+ * it saturates at {@linkcode MAX_INCARNATION} instead of wrapping.
  */
 export function outbid(current: number, accused?: number): number {
-  const next = (current + 1) >>> 0;
-  return accused !== undefined && accused >= next ? (accused + 1) >>> 0 : next;
+  const next = Math.min(current + 1, MAX_INCARNATION);
+  return accused !== undefined && accused >= next ? Math.min(accused + 1, MAX_INCARNATION) : next;
 }

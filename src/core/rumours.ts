@@ -9,13 +9,19 @@
 
 import type { PeerAddress } from "./address.ts";
 import type { Context } from "./context.ts";
-import { aliveRumour, leftRumour, safeIp, suspicionKey } from "./context.ts";
+import { aliveRumour, leftRumour, reclaimKey, safeIp, suspicionKey } from "./context.ts";
+import { META_MAX_SIZE } from "./config.ts";
+import type { RefusalKind } from "./stats.ts";
+import { TokenBuckets } from "./token_buckets.ts";
 import { bytesEqual, type MemberRecord } from "./member.ts";
 import type { Alive, Dead, Suspect } from "./messages.ts";
 import { type Claim, judge, mayMove, outbid } from "./precedence.ts";
 import { Suspicion, suspicionBounds } from "./suspicion.ts";
 import type { Dissemination } from "./dissemination.ts";
-import { impossibleRange } from "./versions.ts";
+import { impossibleRange, LEGACY_VSN } from "./versions.ts";
+
+/** Longest member name accepted, in UTF-16 code units. */
+export const MAX_NAME_LENGTH = 512;
 
 /** Applies claims to the member table. */
 export class Rumours {
@@ -26,12 +32,18 @@ export class Rumours {
   constructor(ctx: Context, diss: Dissemination) {
     this.#ctx = ctx;
     this.#diss = diss;
+    this.#newMembers = new TokenBuckets(
+      ctx.cfg.newMembersPerSecond,
+      ctx.cfg.newMembersBurst,
+      ctx.now,
+    );
   }
 
   /** Drop any suspicion of `name` (the member is being forgotten). */
   forget(name: string): void {
     this.#endSuspicion(name);
     this.#successors.delete(name);
+    this.#ctx.timers.disarm(reclaimKey(name));
   }
 
   /**
@@ -80,12 +92,14 @@ export class Rumours {
   }
 
   /** An alive claim, from a datagram sent by `from` or a full-state merge (no `from`). */
-  onAlive(a: Alive, from?: PeerAddress): void {
+  onAlive(received: Alive, from?: PeerAddress): void {
     const ctx = this.#ctx;
-    if (!a.node || impossibleRange(a.vsn)) return;
+    if (!received.node || impossibleRange(received.vsn)) return;
+    const a = received.vsn.length === 0 ? { ...received, vsn: LEGACY_VSN } : received;
     const claim: Claim = { state: "alive", incarnation: a.incarnation };
     let m = ctx.table.get(a.node);
     if (m === ctx.self) return this.#aliveAboutSelf(a, claim);
+    if (!this.#acceptable(a, m === undefined, from)) return;
     let moved = false;
     if (!m) {
       const host = safeIp(a.addr);
@@ -103,7 +117,9 @@ export class Rumours {
       };
       ctx.table.add(m);
     } else if ((moved = !bytesEqual(m.addr, a.addr) || m.port !== a.port)) {
-      if (!mayMove(ctx.cfg.conflictPolicy, m, claim)) {
+      const deadFor = ctx.now() - m.stateChangedAt;
+      if (judge(m, claim) === "implausible") return void ctx.stats.implausibleClaims++;
+      if (!mayMove(ctx.cfg.conflictPolicy, m, claim, deadFor, ctx.cfg.deadNodeReclaimTime)) {
         this.#rememberSuccessor(m, a);
         ctx.stats.conflicts++;
         ctx.out.emit("conflict", m, { address: safeIp(a.addr), port: a.port });
@@ -114,6 +130,7 @@ export class Rumours {
     } else {
       const verdict = judge(m, claim);
       if (verdict === "stale") this.#correct(m, a, from);
+      if (verdict === "implausible") ctx.stats.implausibleClaims++;
       if (verdict !== "newer") return;
     }
     this.#endSuspicion(a.node);
@@ -145,7 +162,9 @@ export class Rumours {
    */
   #aliveAboutSelf(a: Alive, claim: Claim): void {
     const self = this.#ctx.self;
-    if (this.#ctx.leaving || judge(self, claim) === "stale") return;
+    const verdict = judge(self, claim);
+    if (verdict === "implausible") return void this.#ctx.stats.implausibleClaims++;
+    if (this.#ctx.leaving || verdict === "stale") return;
     const echo = bytesEqual(self.addr, a.addr) && self.port === a.port &&
       a.incarnation === self.incarnation && bytesEqual(a.meta, self.meta) &&
       bytesEqual(a.vsn, self.vsn);
@@ -189,6 +208,7 @@ export class Rumours {
     const m = ctx.table.get(s.node);
     const claim: Claim = { state: "suspect", incarnation: s.incarnation };
     const verdict = judge(m, claim);
+    if (verdict === "implausible") return void ctx.stats.implausibleClaims++;
     if (!m || verdict === "ignored") return;
     if (verdict === "stale") return m === ctx.self ? this.#reassert() : this.#answerStale(m, from);
     if (verdict === "same") {
@@ -231,6 +251,7 @@ export class Rumours {
     const m = ctx.table.get(d.node);
     const claim: Claim = { state: d.from === d.node ? "left" : "dead", incarnation: d.incarnation };
     const verdict = judge(m, claim);
+    if (verdict === "implausible") return void ctx.stats.implausibleClaims++;
     if (!m || verdict === "ignored" || verdict === "same") return;
     if (verdict === "stale") return m === ctx.self ? this.#reassert() : this.#answerStale(m, from);
     this.#endSuspicion(d.node);
@@ -246,7 +267,54 @@ export class Rumours {
     }
     this.#set(m, claim);
     ctx.out.emit(m.state === "left" ? "leave" : "dead", m);
+    if (this.#successors.has(m.name)) this.#scheduleReclaim(m);
   }
+
+  /**
+   * The reclaim time of dead or left `m` is over: a successor seen meanwhile takes the name
+   * (`mayMove` now allows it).
+   */
+  onReclaim(node: string): void {
+    const m = this.#ctx.table.get(node);
+    const successor = this.#successors.get(node);
+    if (!m || !successor || (m.state !== "dead" && m.state !== "left")) return;
+    this.#successors.delete(node);
+    this.onAlive(successor);
+  }
+
+  #scheduleReclaim(m: MemberRecord): void {
+    const delay = Math.max(
+      0,
+      m.stateChangedAt + this.#ctx.cfg.deadNodeReclaimTime - this.#ctx.now(),
+    );
+    const token = this.#ctx.timers.arm("reclaim", reclaimKey(m.name));
+    this.#ctx.out.schedule({ kind: "reclaim", token, node: m.name }, delay);
+  }
+
+  /**
+   * Bounds on what an alive may bring in (protocol.md §7.7): a name and metadata of bounded
+   * size and an address inside `allowedCidrs`; and for a member new to us, room in the table
+   * and in its sender's budget of new members. Refusals are counted by reason.
+   */
+  #acceptable(a: Alive, isNew: boolean, from: PeerAddress | undefined): boolean {
+    const ctx = this.#ctx;
+    const refuse = (kind: RefusalKind) => {
+      ctx.stats.membersRefused[kind] = (ctx.stats.membersRefused[kind] ?? 0) + 1;
+      return false;
+    };
+    if (a.node.length > MAX_NAME_LENGTH) return refuse("name");
+    if (a.meta !== null && a.meta.length > META_MAX_SIZE) return refuse("meta");
+    if (!ctx.allowed(a.addr)) return refuse("address");
+    if (!isNew) return true;
+    if (ctx.table.size >= ctx.cfg.maxMembers) return refuse("table-full");
+    if (from !== undefined && !this.#newMembers.take(`${from.host}:${from.port}`)) {
+      return refuse("rate");
+    }
+    return true;
+  }
+
+  /** Per-sender budgets of new members (merges over streams are not limited by sender). */
+  readonly #newMembers: TokenBuckets;
 
   /** Our own verdict: `m` is dead. A successor seen meanwhile takes the name. */
   #declareDead(m: MemberRecord): void {
@@ -260,7 +328,15 @@ export class Rumours {
     const successor = this.#successors.get(m.name);
     if (!successor) return;
     this.#successors.delete(m.name);
-    if (m.state === "dead" && successor.incarnation > m.incarnation) this.onAlive(successor);
+    if (m.state === "dead" && successor.incarnation > m.incarnation) this.#moveTo(m, successor);
+  }
+
+  /** A successor takes the name of `m`, which we hold dead: our own verdict allows it. */
+  #moveTo(m: MemberRecord, successor: Alive): void {
+    m.addr = successor.addr;
+    m.host = safeIp(successor.addr) || m.host;
+    m.port = successor.port;
+    this.onAlive(successor);
   }
 
   /** Keep a refused alive from elsewhere that out-ranks the life we hold (see `#successors`). */
@@ -270,6 +346,7 @@ export class Rumours {
     if (known && a.incarnation < known.incarnation) return;
     if (this.#successors.size >= 4096) this.#successors.clear();
     this.#successors.set(a.node, a);
+    if (m.state === "dead" || m.state === "left") this.#scheduleReclaim(m);
   }
 
   /** Someone says we are suspect or dead (or out of date): out-bid them (protocol.md §7.5). */

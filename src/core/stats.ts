@@ -6,6 +6,12 @@
 
 import type { DecodeErrorKind } from "./codec.ts";
 
+/**
+ * Why a member was refused: the table is full; its sender introduced too many new members;
+ * its name or metadata is too long; its address is outside `allowedCidrs`.
+ */
+export type RefusalKind = "table-full" | "rate" | "name" | "meta" | "address";
+
 /** Counters of protocol activity since the node started. */
 export interface CoreStats {
   /** Datagrams handed to the core. */
@@ -58,6 +64,14 @@ export interface CoreStats {
   joinRetries: number;
   /** User messages received. */
   userMessages: number;
+  /** New members refused, by reason. */
+  membersRefused: Partial<Record<RefusalKind, number>>;
+  /** Claims refused because their incarnation jumps implausibly far. */
+  implausibleClaims: number;
+  /** Datagrams dropped because their sender is outside `allowedCidrs`. */
+  packetsRefused: number;
+  /** Announces from an address not yet proven, answered with a challenge ping. */
+  challenges: number;
   /** Round-trip time of the last successful direct probe, in ms. */
   lastProbeRtt: number;
   /** Histogram of successful probe round-trip times, in ms (Prometheus-style, cumulative). */
@@ -112,6 +126,10 @@ export function newCoreStats(): CoreStats {
     greetingsSkipped: 0,
     joinRetries: 0,
     userMessages: 0,
+    membersRefused: {},
+    implausibleClaims: 0,
+    packetsRefused: 0,
+    challenges: 0,
     lastProbeRtt: 0,
     probeRtt: { counts: RTT_BUCKETS.map(() => 0), sum: 0, count: 0 },
   };

@@ -23,6 +23,7 @@
 
 import { bytesToIp, ipToBytes, type PeerAddress } from "./address.ts";
 import { AntiEntropy } from "./anti_entropy.ts";
+import { allowedBy } from "./cidr.ts";
 import { Awareness } from "./awareness.ts";
 import { type Codec, DecodeError, type DecodeErrorKind } from "./codec.ts";
 import { DEFAULT_VSN, META_MAX_SIZE, type SwimConfig } from "./config.ts";
@@ -150,6 +151,7 @@ export class Swim {
       out: new Outbox(),
       streams: options.streams ?? false,
       timers: new TimerTokens(),
+      allowed: allowedBy(config.allowedCidrs),
       leaving: false,
       seq: 0,
     };
@@ -308,6 +310,10 @@ export class Swim {
   handlePacket(bytes: Uint8Array, from: PeerAddress): Effect[] {
     const ctx = this.#ctx;
     ctx.stats.packetsIn++;
+    if (ctx.cfg.allowedCidrs !== undefined && !ctx.allowed(ipBytesOf(from.host))) {
+      ctx.stats.packetsRefused++;
+      return this.#drain();
+    }
     let messages: Message[];
     try {
       messages = ctx.codec.decodePacket(bytes);
@@ -347,6 +353,9 @@ export class Swim {
         break;
       case "suspicion":
         this.#rumours.onSuspicionTimeout(timer.node);
+        break;
+      case "reclaim":
+        this.#rumours.onReclaim(timer.node);
         break;
       case "join":
         this.#ae.onJoinTimer(timer.token, timer.attempt);
@@ -471,5 +480,14 @@ function knownRecords(states: readonly NodeState[], self: string, at: number): M
 function checkMeta(meta: Uint8Array | undefined): void {
   if (meta && meta.length > META_MAX_SIZE) {
     throw new RangeError(`metadata is ${meta.length} bytes; the limit is ${META_MAX_SIZE}`);
+  }
+}
+
+/** The raw bytes of an IP literal, empty (never allowed) when it is not one. */
+function ipBytesOf(host: string): Uint8Array {
+  try {
+    return ipToBytes(host);
+  } catch {
+    return new Uint8Array(0);
   }
 }

@@ -11,6 +11,13 @@ function protocolMax(vsn: Uint8Array): number {
   return vsn[1] ?? 0;
 }
 
+/**
+ * The versions we hold for a member that announced none (older peers omit `Vsn`): protocol 2,
+ * memberlist's default, and nothing newer, so we send it no CRC, nack or stream ping, and our
+ * push/pull always carries 6 bytes for it (memberlist cannot read a shorter `Vsn`).
+ */
+export const LEGACY_VSN: Uint8Array = new Uint8Array([1, 2, 2, 0, 0, 0]);
+
 /** It accepts the CRC wrapper on datagrams (`PMax` ≥ 5). */
 export function acceptsCrc(vsn: Uint8Array): boolean {
   return protocolMax(vsn) >= 5;

@@ -126,7 +126,7 @@ describe("membership rules", () => {
   test("same name, new address: a conflict event, and the policy decides", () => {
     const moved = { addr: new Uint8Array([10, 0, 0, 3]) };
     for (const policy of ["reject", "replace-dead", "replace"] as const) {
-      const { swim, feed } = node("me", { conflictPolicy: policy });
+      const { swim, feed, advance } = node("me", { conflictPolicy: policy });
       swim.start();
       feed(alive("b", 1));
       const out = feed(alive("b", 5, moved));
@@ -140,9 +140,13 @@ describe("membership rules", () => {
       assert.deepEqual(conflict.event.conflict, { address: "10.0.0.3", port: 7946 });
       assert.equal(swim.member("b")?.address, "10.0.0.2", policy);
       assert.equal(swim.stats.conflicts, 1);
-      // Once the old holder is dead, "replace-dead" lets the new address take the name.
+      // A death just heard of does not free the name: the live member may still refute it.
       feed({ type: "dead", node: "b", incarnation: 1, from: "c" });
       feed(alive("b", 6, moved));
+      assert.equal(swim.member("b")?.address, "10.0.0.2", policy);
+      // Dead for longer than deadNodeReclaimTime, "replace-dead" lets the new address take it.
+      advance(10_001);
+      feed(alive("b", 7, moved));
       assert.equal(swim.member("b")?.address, policy === "reject" ? "10.0.0.2" : "10.0.0.3");
     }
   });
@@ -208,6 +212,44 @@ describe("membership rules", () => {
     };
     assert.deepEqual(expire("replace-dead", true), { events: ["dead:b"], address: "10.0.0.2" });
     assert.deepEqual(expire("reject", false), { events: ["dead:b"], address: "10.0.0.2" });
+  });
+
+  test("the hijack [dead(b), alive(b elsewhere)] fails: b refutes and keeps its address", () => {
+    const moved = { addr: new Uint8Array([10, 0, 0, 3]) };
+    const { swim, feed } = node();
+    swim.start();
+    feed(alive("b", 1));
+    feed({ type: "dead", node: "b", incarnation: 1, from: "x" }, alive("b", 2, moved));
+    assert.equal(swim.member("b")?.address, "10.0.0.2");
+    assert.deepEqual(events(feed(alive("b", 3))), ["join:b"]);
+    assert.equal(swim.member("b")?.address, "10.0.0.2");
+    feed(alive("b", 4, moved));
+    assert.equal(swim.member("b")?.address, "10.0.0.2", "a live member's name stays put");
+  });
+
+  test("a successor waiting on a death heard by gossip takes the name at the reclaim time", () => {
+    const moved = { addr: new Uint8Array([10, 0, 0, 3]) };
+    const { swim, feed, advance } = node();
+    swim.start();
+    feed(alive("b", 1));
+    const out = feed({ type: "dead", node: "b", incarnation: 1, from: "c" }, alive("b", 9, moved));
+    const reclaim = out.find((e) => e.type === "schedule" && e.timer.kind === "reclaim");
+    assert.ok(reclaim?.type === "schedule", "a reclaim timer is armed");
+    assert.equal(reclaim.delay, 10_000);
+    advance(10_000);
+    assert.deepEqual(events(swim.handleTimer(reclaim.timer)), ["join:b"]);
+    assert.deepEqual([swim.member("b")?.address, swim.member("b")?.incarnation], ["10.0.0.3", 9]);
+  });
+
+  test("a name is reclaimed only at a higher incarnation", () => {
+    const moved = { addr: new Uint8Array([10, 0, 0, 3]) };
+    const { swim, feed, advance } = node();
+    swim.start();
+    feed(alive("b", 5));
+    feed({ type: "dead", node: "b", incarnation: 5, from: "c" });
+    advance(60_000);
+    assert.deepEqual(events(feed(alive("b", 4, moved))), ["conflict:b"]);
+    assert.equal(swim.member("b")?.address, "10.0.0.2");
   });
 
   test("confirmDeaths: an expired suspicion holds the member unreachable until confirmed", () => {
