@@ -53,6 +53,7 @@ export function createMemberlistCodec(options: MemberlistCodecOptions = {}): Mem
     maxDatagram: options.maxDatagram,
     maxDecompressed: options.maxDecompressed,
     maxDepth: options.maxDepth,
+    maxMessages: options.maxMessages,
   };
   const compress = options.compress === true;
   const frame = (parts: readonly Uint8Array[], frameOptions?: FrameOptions): Uint8Array =>

@@ -3,9 +3,10 @@
  * the recursive decoder that unwraps them.
  *
  * Layering, outermost first, as Go applies it: `[label] [encryption] [hasCrc] [compress]
- * [compound] message…`. Label and encryption are recognised only at the outermost level and
- * are not implemented yet (seams are marked `SEAM`); CRC is also outermost-only; compress
- * and compound may nest inside each other up to {@linkcode PacketDecodeOptions.maxDepth}.
+ * [compound] message…`. Label and encryption are outermost and handled by
+ * `packet_security.ts`; CRC is also outermost-only; compress and compound may nest inside
+ * each other up to {@linkcode PacketDecodeOptions.maxDepth}, with at most
+ * {@linkcode PacketDecodeOptions.maxMessages} messages in all.
  *
  * A packet is all-or-nothing: any malformed part throws and the whole datagram is dropped.
  * (Go processes the good parts of a compound; a conforming sender never produces bad ones.)
@@ -31,6 +32,8 @@ export const MAX_PART_LENGTH = 0xffff;
 export const CRC_OVERHEAD = 5;
 /** Default cap on the total bytes decompressed while decoding one packet. */
 export const DEFAULT_MAX_DECOMPRESSED = 1 << 20;
+/** Default cap on the messages one packet may carry, all layers together. */
+export const DEFAULT_MAX_MESSAGES = 512;
 /** Default cap on nested compound/compress layers in one packet (Go sends at most 2). */
 export const DEFAULT_MAX_DEPTH = 4;
 /** memberlist's only compression algorithm id. */
@@ -48,6 +51,8 @@ export interface PacketDecodeOptions {
   readonly maxDecompressed?: number;
   /** Nested compound/compress layers allowed; default {@linkcode DEFAULT_MAX_DEPTH}. */
   readonly maxDepth?: number;
+  /** Messages one packet may carry; default {@linkcode DEFAULT_MAX_MESSAGES}. */
+  readonly maxMessages?: number;
 }
 
 /** How {@linkcode framePacket} builds a datagram. */
@@ -249,6 +254,7 @@ export function framePacket(
 
 interface DecodeState {
   readonly maxDepth: number;
+  readonly maxMessages: number;
   budget: number;
   readonly out: Message[];
 }
@@ -257,9 +263,10 @@ interface DecodeState {
  * Decode a received datagram into its messages, unwrapping CRC (outermost only), compress
  * and compound layers. Throws only {@linkcode DecodeError}:
  * `empty` (no bytes, or an empty inner message), `oversized`, `truncated`, `bad-crc`,
- * `bad-compression`, `too-deep`, `too-many-parts`, `unknown-type` (including stream-only
- * types and a nested `hasCrc`), `bad-label` (a labelled packet: labels are not supported
- * yet), plus the msgpack kinds `bad-msgpack` and `bad-field`.
+ * `bad-compression`, `too-deep`, `too-many-parts` (a compound over 127 parts, or more than
+ * `maxMessages` messages in all), `unknown-type` (including stream-only types and a nested
+ * `hasCrc`), `bad-label` (a label still on the packet: the node's security layer strips
+ * labels and decrypts before this), plus the msgpack kinds `bad-msgpack` and `bad-field`.
  *
  * @example
  * ```ts
@@ -274,9 +281,8 @@ export function decodePacket(bytes: Uint8Array, options?: PacketDecodeOptions): 
     throw new DecodeError("oversized", `datagram of ${bytes.length} bytes > ${maxDatagram}`);
   }
   let start = 0;
-  // SEAM(labels, ≥0.3): strip and check `0xF4 len label` here, outermost of all.
-  if (bytes[0] === HAS_LABEL) throw new DecodeError("bad-label", "labelled packets unsupported");
-  // SEAM(encryption): with a keyring, decrypt the whole remaining buffer here.
+  // Labels and encryption are outer layers, removed by `packet_security.ts` before this.
+  if (bytes[0] === HAS_LABEL) throw new DecodeError("bad-label", "label not stripped");
   if (bytes[0] === MessageType.hasCrc) {
     if (bytes.length < CRC_OVERHEAD) throw new DecodeError("truncated", "short hasCrc header");
     const expected = ((bytes[1] << 24) | (bytes[2] << 16) | (bytes[3] << 8) | bytes[4]) >>> 0;
@@ -288,6 +294,7 @@ export function decodePacket(bytes: Uint8Array, options?: PacketDecodeOptions): 
   }
   const state: DecodeState = {
     maxDepth: options?.maxDepth ?? DEFAULT_MAX_DEPTH,
+    maxMessages: options?.maxMessages ?? DEFAULT_MAX_MESSAGES,
     budget: options?.maxDecompressed ?? DEFAULT_MAX_DECOMPRESSED,
     out: [],
   };
@@ -311,6 +318,9 @@ function dispatch(
     if (type === MessageType.compound) decodeCompound(buf, start, end, depth, s);
     else decodeCompress(buf, start, end, depth, s);
     return;
+  }
+  if (s.out.length >= s.maxMessages) {
+    throw new DecodeError("too-many-parts", `more than ${s.maxMessages} messages in one packet`);
   }
   s.out.push(decodeMessage(buf, start, end));
 }

@@ -263,3 +263,16 @@ test("decode: decompression budget is per packet, across all compress layers", T
   assertDecodeError(() => tight.decodePacket(one), "bad-compression");
   assert.equal(tight.decodePacket(encodeCompress(user(utf8("hello")))).length, 1);
 });
+
+test("a packet carries at most 512 messages, all layers together (the user-message bomb)", () => {
+  const nack = memberlistCodec.encode({ type: "nack", seqNo: 1 });
+  const inner = memberlistCodec.frame(Array(127).fill(nack));
+  const five = memberlistCodec.frame(Array(5).fill(inner));
+  assert.throws(
+    () => decodePacket(five),
+    (e: unknown) => e instanceof DecodeError && e.kind === "too-many-parts",
+  );
+  const four = memberlistCodec.frame(Array(4).fill(inner));
+  assert.equal(decodePacket(four).length, 508);
+  assert.throws(() => decodePacket(four, { maxMessages: 100 }), DecodeError);
+});
