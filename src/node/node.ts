@@ -90,6 +90,11 @@ export interface NodeOptions {
   readonly encryptionVersion?: 0 | 1;
   /** LZW-compress packets (when smaller) and streams, as Go does by default (default true). */
   readonly compress?: boolean;
+  /**
+   * With keys or a label: most received datagrams being opened (decrypted) at once (default
+   * 256). Datagrams arriving beyond it are dropped and counted as `overloaded`.
+   */
+  readonly maxDecryptsInFlight?: number;
 }
 
 /** A user message received from another member. */
@@ -114,9 +119,19 @@ export interface NodeStats {
   readonly streams?: StreamStats;
   /** Exceptions caught in the receive or timer path (should stay 0). */
   readonly internalErrors: number;
+  /** Datagrams being opened (absent without keys or a label). */
+  readonly decrypts?: {
+    /** Opening now. */
+    readonly inFlight: number;
+    /** Most ever open at once. */
+    readonly peak: number;
+    /** The bound (`maxDecryptsInFlight`). */
+    readonly limit: number;
+  };
 }
 
 const DEFAULT_SETTLE_TIMEOUT = 5000;
+const DEFAULT_MAX_DECRYPTS_IN_FLIGHT = 256;
 
 /**
  * A running cluster member. Create one with {@linkcode createNode}.
@@ -141,6 +156,9 @@ export class ShoalNode implements AsyncDisposable {
   readonly #waiters: { what: string; resolve: () => void }[] = [];
   #closed = false;
   #internalErrors = 0;
+  readonly #maxDecrypts: number;
+  #decrypting = 0;
+  #decryptPeak = 0;
   #keepAlive: ReturnType<typeof setInterval> | undefined;
   /** The address others use to reach this node. */
   readonly address: PeerAddress;
@@ -148,6 +166,7 @@ export class ShoalNode implements AsyncDisposable {
   readonly #dataDir: string | undefined;
   #savedIncarnation = -1;
   #saving: Promise<void> = Promise.resolve();
+  #saveQueued = false;
 
   /** @internal Use {@linkcode createNode}. */
   constructor(parts: NodeParts) {
@@ -156,13 +175,14 @@ export class ShoalNode implements AsyncDisposable {
     this.address = parts.address;
     this.#dataDir = parts.dataDir;
     this.#security = parts.security;
+    this.#maxDecrypts = parts.maxDecryptsInFlight;
     this.keyring = parts.keyring;
     const streams = parts.streams;
     this.#streams = streams &&
       new StreamEndpoint(streams.binder, {
         swim: this.#swim,
         apply: (effects) => {
-          if (!this.#closed) this.#apply(effects);
+          if (!this.#closed) this.#apply(effects); // never throws
         },
         timeoutMs: streams.timeoutMs,
         security: streams.security,
@@ -181,22 +201,30 @@ export class ShoalNode implements AsyncDisposable {
       this.#run(() => this.#swim.handlePacket(bytes, from));
       return;
     }
+    if (this.#decrypting >= this.#maxDecrypts) {
+      this.#swim.recordDropped("overloaded");
+      return;
+    }
+    this.#decrypting++;
+    if (this.#decrypting > this.#decryptPeak) this.#decryptPeak = this.#decrypting;
     this.#security.open(bytes).then(
       (plain) => {
+        this.#decrypting--;
         if (!this.#closed) this.#run(() => this.#swim.handlePacket(plain, from));
       },
       (err) => {
+        this.#decrypting--;
         this.#swim.recordDropped(err instanceof DecodeError ? err.kind : "decrypt-failed");
       },
-    );
+    ).catch(() => this.#internalErrors++);
   }
 
   #begin(seeds: readonly PeerAddress[], keepAlive: boolean): void {
     // Sockets and protocol timers are unref'd; this one handle (released by close) is what
     // keeps a process with an open node running.
     if (keepAlive) this.#keepAlive = setInterval(() => {}, 1 << 30);
-    this.#run(() => this.#swim.start());
-    if (seeds.length) this.#run(() => this.#swim.join(seeds));
+    this.#run(() => this.#swim.start(), true);
+    if (seeds.length) this.#run(() => this.#swim.join(seeds), true);
   }
 
   /** This node's name. */
@@ -290,7 +318,7 @@ export class ShoalNode implements AsyncDisposable {
   join(seeds: readonly string[]): void {
     this.#assertOpen();
     const addrs = seeds.map((s) => parseAddress(s));
-    this.#run(() => this.#swim.join(addrs));
+    this.#run(() => this.#swim.join(addrs), true);
   }
 
   /**
@@ -300,7 +328,7 @@ export class ShoalNode implements AsyncDisposable {
   async updateMeta(meta: Uint8Array, timeoutMs = DEFAULT_SETTLE_TIMEOUT): Promise<void> {
     this.#assertOpen();
     const settled = this.#waitFor("meta", timeoutMs);
-    this.#run(() => this.#swim.updateMeta(meta));
+    this.#run(() => this.#swim.updateMeta(meta), true);
     await settled;
   }
 
@@ -313,7 +341,7 @@ export class ShoalNode implements AsyncDisposable {
     this.#assertOpen();
     if (this.#swim.leaving) return;
     const settled = this.#waitFor("leave", timeoutMs);
-    this.#run(() => this.#swim.leave());
+    this.#run(() => this.#swim.leave(), true);
     await settled;
   }
 
@@ -342,6 +370,9 @@ export class ShoalNode implements AsyncDisposable {
       queueDepth: this.#swim.queueDepth,
       streams: this.#streams?.stats,
       internalErrors: this.#internalErrors,
+      decrypts: this.#security.active
+        ? { inFlight: this.#decrypting, peak: this.#decryptPeak, limit: this.#maxDecrypts }
+        : undefined,
     };
   }
 
@@ -389,67 +420,91 @@ export class ShoalNode implements AsyncDisposable {
     });
   }
 
-  #run(step: () => Effect[]): void {
+  /**
+   * Run a core step and apply its effects. A step that throws is counted as an internal
+   * error, except that an API call (`api`) passes a `RangeError` or `SwimStateError` on to its
+   * caller. Never throws otherwise.
+   */
+  #run(step: () => Effect[], api = false): void {
     let effects: Effect[];
     try {
       effects = step();
     } catch (err) {
-      if (err instanceof RangeError || (err as Error)?.name === "SwimStateError") throw err;
+      if (api && (err instanceof RangeError || (err as Error)?.name === "SwimStateError")) {
+        throw err;
+      }
       this.#internalErrors++;
       return;
     }
     this.#apply(effects);
   }
 
-  /** Persist our incarnation whenever it changes (data directory only), one write at a time. */
+  /**
+   * Persist our incarnation whenever it changes (data directory only), one write at a time;
+   * changes while a write is queued are folded into it, so at most two are pending.
+   */
   #persist(): void {
     if (this.#dataDir === undefined) return;
-    const incarnation = this.#swim.localMember().incarnation;
-    if (incarnation === this.#savedIncarnation) return;
-    this.#savedIncarnation = incarnation;
+    if (this.#swim.localMember().incarnation === this.#savedIncarnation) return;
+    this.#savedIncarnation = this.#swim.localMember().incarnation;
+    if (this.#saveQueued) return;
+    this.#saveQueued = true;
     const dir = this.#dataDir;
-    const state = { name: this.name, incarnation };
-    this.#saving = this.#saving.then(() => saveState(dir, state)).catch(() => {
+    this.#saving = this.#saving.then(() => {
+      this.#saveQueued = false;
+      return saveState(dir, { name: this.name, incarnation: this.#savedIncarnation });
+    }).catch(() => {
       this.#internalErrors++;
     });
   }
 
+  /** Perform the core's effects. Never throws: a failing effect is an internal error. */
   #apply(effects: Effect[]): void {
-    this.#persist();
+    try {
+      this.#persist();
+    } catch {
+      this.#internalErrors++;
+    }
     for (const e of effects) {
-      switch (e.type) {
-        case "send":
-          if (this.#security.active) {
-            this.#security.seal(e.bytes).then(
-              (sealed) => this.#transport.send(e.to, sealed),
-              () => this.#internalErrors++,
-            );
-          } else this.#transport.send(e.to, e.bytes);
-          break;
-        case "pushPull":
-        case "streamPing":
-        case "userStream":
-          this.#streams?.perform(e);
-          break;
-        case "user":
-          this.#messages.publish({ payload: e.payload, from: e.from });
-          break;
-        case "schedule": {
-          const handle = setTimeout(() => {
-            this.#timers.delete(handle);
-            if (!this.#closed) this.#run(() => this.#swim.handleTimer(e.timer));
-          }, e.delay);
-          (handle as unknown as { unref?: () => void }).unref?.();
-          this.#timers.add(handle);
-          break;
-        }
-        case "event":
-          this.#hub.publish(e.event);
-          break;
-        case "settled":
-          for (const w of [...this.#waiters]) if (w.what === e.what) w.resolve();
-          break;
+      try {
+        this.#perform(e);
+      } catch {
+        this.#internalErrors++;
       }
+    }
+  }
+
+  #perform(e: Effect): void {
+    switch (e.type) {
+      case "send":
+        if (this.#security.active) {
+          this.#security.seal(e.bytes).then((sealed) => this.#transport.send(e.to, sealed))
+            .catch(() => this.#internalErrors++);
+        } else this.#transport.send(e.to, e.bytes);
+        break;
+      case "pushPull":
+      case "streamPing":
+      case "userStream":
+        this.#streams?.perform(e);
+        break;
+      case "user":
+        this.#messages.publish({ payload: e.payload, from: e.from });
+        break;
+      case "schedule": {
+        const handle = setTimeout(() => {
+          this.#timers.delete(handle);
+          if (!this.#closed) this.#run(() => this.#swim.handleTimer(e.timer)); // never throws
+        }, e.delay);
+        (handle as unknown as { unref?: () => void }).unref?.();
+        this.#timers.add(handle);
+        break;
+      }
+      case "event":
+        this.#hub.publish(e.event);
+        break;
+      case "settled":
+        for (const w of [...this.#waiters]) if (w.what === e.what) w.resolve();
+        break;
     }
   }
 }
@@ -492,6 +547,12 @@ export async function createNode(options: NodeOptions): Promise<ShoalNode> {
     encryptionVersion: options.encryptionVersion,
   };
   const security = createPacketSecurity(securityOptions);
+  const maxDecryptsInFlight = options.maxDecryptsInFlight ?? DEFAULT_MAX_DECRYPTS_IN_FLIGHT;
+  if (!Number.isSafeInteger(maxDecryptsInFlight) || maxDecryptsInFlight < 1) {
+    throw new RangeError(
+      `createNode: maxDecryptsInFlight must be a positive integer, got ${maxDecryptsInFlight}`,
+    );
+  }
   const compress = options.compress ?? true;
   const config = resolveConfig(options.preset ?? "lan", {
     ...options.config,
@@ -538,6 +599,7 @@ export async function createNode(options: NodeOptions): Promise<ShoalNode> {
         address: advertise,
         dataDir: options.dataDir,
         security,
+        maxDecryptsInFlight,
         keyring,
         streams: streamBinder && {
           binder: streamBinder,
@@ -577,6 +639,7 @@ interface NodeParts {
   readonly address: PeerAddress;
   readonly dataDir?: string;
   readonly security: PacketSecurity;
+  readonly maxDecryptsInFlight: number;
   readonly keyring?: Keyring;
   readonly streams?: {
     readonly binder: StreamBinder;
