@@ -5,7 +5,9 @@
  * 2. valid packets (compounds, CRC, compression) mutated by flips, truncation, insertion → same;
  * 3. arbitrary messages round-trip exactly through encode/frame/decode;
  * 4. hostile shapes (deep nesting, huge declared lengths, 128+ parts, compression bombs)
- *    are rejected with the right kind.
+ *    are rejected with the right kind;
+ * 5. random and mutated encrypted, labelled packets, through the node's path (packet security
+ *    `open`, then the codec), give messages or DecodeError, never anything else.
  */
 
 import { test } from "node:test";
@@ -13,7 +15,12 @@ import assert from "node:assert/strict";
 import fc from "fast-check";
 import { DecodeError, type DecodeErrorKind } from "../../src/core/codec.ts";
 import type { Message } from "../../src/core/messages.ts";
+import { encryptPayload } from "../../src/wire/encryption.ts";
+import { Keyring } from "../../src/wire/keyring.ts";
+import { addLabelHeader, encodeLabel } from "../../src/wire/label.ts";
+import { createPacketSecurity, type PacketSecurity } from "../../src/wire/packet_security.ts";
 import {
+  createMemberlistCodec,
   decodePacket,
   encodeCompound,
   encodeCompress,
@@ -259,8 +266,114 @@ test("fuzz 4: hostile shapes are rejected with the right kind", T, () => {
   );
 });
 
+const KEYS = [16, 24, 32].map((n, i) => new Uint8Array(n).fill(0x21 + i));
+const LABEL = "fuzz";
+const LABEL_BYTES = encodeLabel(LABEL);
+const keyring = new Keyring(KEYS[0], KEYS.slice(1));
+/** What the node builds: three keys and a label, strict, lax and label-optional variants. */
+const securities: PacketSecurity[] = [
+  createPacketSecurity({ keyring, label: LABEL }),
+  createPacketSecurity({ keyring, label: LABEL, verifyIncoming: false }),
+  createPacketSecurity({ keyring, label: LABEL, skipInboundLabelCheck: true }),
+];
+const nodeCodec = createMemberlistCodec({ compress: true });
+const OPEN_KINDS = new Set<DecodeErrorKind>(["bad-label", "decrypt-failed"]);
+
+/**
+ * The node's receive path: `open`, then decode. `open` may only reject with a DecodeError of
+ * a security kind; what it yields must decode safely. Returns the kind, or null on success.
+ */
+async function receiveSafely(sec: PacketSecurity, bytes: Uint8Array): Promise<string | null> {
+  let plain: Uint8Array;
+  try {
+    plain = await sec.open(bytes);
+  } catch (e) {
+    cases++;
+    if (!(e instanceof DecodeError)) throw new Error(`open: non-DecodeError: ${e}`);
+    assert.ok(OPEN_KINDS.has(e.kind), e.kind);
+    return e.kind;
+  }
+  const kind = decodeSafely(plain);
+  if (kind === null) nodeCodec.decodePacket(plain); // the node's codec agrees
+  else assert.throws(() => nodeCodec.decodePacket(plain), DecodeError);
+  return kind;
+}
+
+const arbSecurity = fc.constantFrom(...securities);
+/** Another label, a broken header, ours, or none. */
+const arbHeader: fc.Arbitrary<Uint8Array> = fc.oneof(
+  fc.constant(new Uint8Array(0)),
+  fc.constant(addLabelHeader(LABEL_BYTES, new Uint8Array(0))),
+  fc.string({ minLength: 1, maxLength: 20 }).map((l) =>
+    addLabelHeader(encodeLabel(l), new Uint8Array(0))
+  ),
+  fc.uint8Array({ maxLength: 3 }).map((b) => concat(new Uint8Array([0xf4]), b)),
+);
+/** A key of the ring, or a stranger's. */
+const arbKeyring: fc.Arbitrary<Keyring> = fc.oneof(
+  fc.constantFrom(...KEYS.map((k) => new Keyring(k))),
+  fc.uint8Array({ minLength: 16, maxLength: 16 }).map((k) => new Keyring(k)),
+);
+const arbVersion = fc.constantFrom(0 as const, 1 as const);
+
+test("fuzz 5: random encrypted, labelled datagrams open and decode safely", T, async () => {
+  // Random bytes behind any header, often with a version byte in front.
+  await fc.assert(
+    fc.asyncProperty(
+      arbSecurity,
+      arbHeader,
+      fc.option(fc.nat(3), { nil: undefined }),
+      fc.uint8Array({ maxLength: 400 }),
+      async (sec, header, version, rest) => {
+        const body = version === undefined ? rest : concat(new Uint8Array([version]), rest);
+        await receiveSafely(sec, concat(header, body));
+      },
+    ),
+    { numRuns: 3_000 },
+  );
+  // Random plaintext sealed under a ring key or a stranger's, either version, any header.
+  await fc.assert(
+    fc.asyncProperty(
+      arbSecurity,
+      arbHeader,
+      arbKeyring,
+      arbVersion,
+      fc.uint8Array({ maxLength: 300 }),
+      async (sec, header, ring, version, plain) => {
+        const blob = await encryptPayload(ring, plain, { version, aad: LABEL_BYTES });
+        await receiveSafely(sec, concat(header, blob));
+      },
+    ),
+    { numRuns: 3_000 },
+  );
+});
+
+test("fuzz 6: mutated sealed packets open and decode safely", T, async () => {
+  const strict = securities[0];
+  await fc.assert(
+    fc.asyncProperty(
+      arbPacket,
+      fc.nat(2),
+      arbVersion,
+      fc.array(arbMutation, { maxLength: 4 }),
+      arbSecurity,
+      async (packet, key, version, muts, sec) => {
+        const sealed = addLabelHeader(
+          LABEL_BYTES,
+          await encryptPayload(new Keyring(KEYS[key]), packet, { version, aad: LABEL_BYTES }),
+        );
+        if (muts.length === 0) {
+          assert.deepEqual(await strict.open(sealed), packet); // every ring key opens it
+          assert.equal(await receiveSafely(sec, sealed), null);
+        } else await receiveSafely(sec, mutate(sealed, muts));
+      },
+    ),
+    { numRuns: 4_000 },
+  );
+});
+
 test("fuzz: case count", T, () => {
-  // 25k + 20k + 30k + 20k + 1.5k + 1.5k×2 + 1.5k + 100 + 1.4k ≥ 100 000.
+  // 25k + 20k + 30k + 20k + 1.5k + 1.5k×2 + 1.5k + 100 + 1.4k + 3k×2 + 4k ≥ 100 000.
   assert.ok(cases >= 100_000, `${cases} cases`);
   console.log(`wire fuzz: ${cases} decode cases`);
 });
