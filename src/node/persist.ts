@@ -8,6 +8,7 @@
 
 import * as nodeFs from "node:fs/promises";
 import { dirname, join } from "node:path";
+import { MAX_INCARNATION } from "../core/precedence.ts";
 
 /** What a data directory holds. */
 export interface PersistedState {
@@ -52,8 +53,6 @@ export const defaultFs: DataDirFs = nodeFs as unknown as DataDirFs;
 
 /** The name of the state file in a data directory. */
 export const STATE_FILE = "shoal-state.json";
-
-const MAX_INCARNATION = 0xffff_ffff;
 
 /** Options of {@linkcode loadState}. */
 export interface LoadStateOptions {
@@ -190,9 +189,10 @@ async function syncDirectory(dir: string, fs: DataDirFs): Promise<boolean> {
 
 /**
  * The incarnation to start with: the wall clock in seconds (so a restart outranks a previous
- * life that refuted fewer times than it lived seconds), and above anything persisted.
+ * life that refuted fewer times than it lived seconds), and above anything persisted (or at
+ * the last incarnation, where the core's saturates).
  */
 export function startingIncarnation(nowMs: number, persisted?: PersistedState): number {
   const clock = Math.max(1, Math.floor(nowMs / 1000)) >>> 0;
-  return persisted ? Math.max(clock, (persisted.incarnation + 1) >>> 0) : clock;
+  return persisted ? Math.max(clock, Math.min(persisted.incarnation + 1, MAX_INCARNATION)) : clock;
 }

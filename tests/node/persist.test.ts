@@ -311,6 +311,11 @@ test("starting incarnation: the clock in seconds, above what was persisted", () 
     1_700_000_000,
   );
   assert.equal(startingIncarnation(0), 1);
+  // At the last incarnation it stays there (as the core's saturates) instead of wrapping.
+  assert.equal(
+    startingIncarnation(1_700_000_000_500, { name: "a", incarnation: 0xffff_ffff }),
+    0xffff_ffff,
+  );
 });
 
 // --- peers.json -----------------------------------------------------------------------------
