@@ -11,8 +11,9 @@
  * message          type byte + msgpack object(s) [+ raw bytes]
  * ```
  *
- * Reading is incremental (the body of a plain message is decoded object by object straight
- * off the connection) and bounded: 20 MiB on the wire, 40 MiB decompressed, memberlist's
+ * Reading is incremental and linear in the bytes received (the body of a plain message is
+ * decoded object by object straight off the connection, each object once it is all there) and
+ * bounded: 20 MiB on the wire, 40 MiB decompressed, memberlist's
  * header limits, and an optional deadline. Bad bytes reject with {@linkcode DecodeError}; an
  * acceptor answers them with an `err` message (protocol.md §6.1). A deadline rejects with
  * `StreamError` `timeout` after closing the connection.
@@ -39,7 +40,7 @@ import {
   writePushPull,
   writeStreamUser,
 } from "./stream_messages.ts";
-import { MAX_STREAM_MESSAGE, StreamReader } from "./stream_reader.ts";
+import { MAX_STREAM_MESSAGE, type ReadWork, StreamReader } from "./stream_reader.ts";
 
 /** Default cap on a decompressed stream message (upstream memberlist's limit). */
 export const MAX_DECOMPRESSED_STREAM = 40 * 1024 * 1024;
@@ -66,6 +67,8 @@ export interface StreamReadOptions extends SecurityOptions, DeadlineOptions {
    * `["ack", "err"]`. Default: every stream message type.
    */
   readonly accept?: readonly StreamMessage["type"][];
+  /** Add the msgpack decoding work done to this counter (for tests and benchmarks). */
+  readonly work?: ReadWork;
 }
 
 /** Options of {@linkcode writeStreamMessage} and {@linkcode encodeStreamMessage}. */
@@ -195,6 +198,7 @@ export async function readStreamMessage(
     signal: options.signal,
     timeoutMs: options.timeoutMs,
     maxBytes: options.maxMessageBytes ?? MAX_STREAM_MESSAGE,
+    work: options.work,
   });
   try {
     return await readFramed(reader, options);
@@ -215,7 +219,7 @@ export async function decodeStreamMessage(
   if (bytes.length > max) {
     throw new DecodeError("oversized", `stream message of ${bytes.length} bytes > ${max}`);
   }
-  return await readFramed(StreamReader.fromBytes(bytes), options);
+  return await readFramed(StreamReader.fromBytes(bytes, options.work), options);
 }
 
 async function readFramed(
@@ -255,7 +259,7 @@ async function readFramed(
     const aad = concat(new Uint8Array([MessageType.encrypt]), lengthBytes, label);
     const plain = await decryptPayload(s.keyring, blob, aad);
     if (plain.length === 0) throw new DecodeError("empty", "encrypted stream message is empty");
-    body = StreamReader.fromBytes(plain);
+    body = StreamReader.fromBytes(plain, options.work);
     type = await body.byte();
   } else if (s.verifyIncoming) {
     throw new DecodeError(
@@ -267,7 +271,7 @@ async function readFramed(
     const data = await body.object(readCompressBody);
     const inner = lzwDecompress(data, options.maxDecompressedBytes ?? MAX_DECOMPRESSED_STREAM);
     if (inner.length === 0) throw new DecodeError("empty", "compressed stream message is empty");
-    body = StreamReader.fromBytes(inner);
+    body = StreamReader.fromBytes(inner, options.work);
     type = await body.byte();
   }
   const name = TYPE_NAMES[type];

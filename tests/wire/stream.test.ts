@@ -25,6 +25,7 @@ import {
   writeStreamMessage,
 } from "../../src/wire/mod.ts";
 import { readPushPullHeader } from "../../src/wire/stream_messages.ts";
+import type { ReadWork } from "../../src/wire/stream_reader.ts";
 import { concat, hex, toHex, utf8 } from "./_helpers.ts";
 
 const T = { timeout: 20_000 };
@@ -450,6 +451,132 @@ describe("reading off a connection", () => {
     await rejectsKind(
       readStreamMessage(acc, { side: "acceptor", timeoutMs: 5000, maxMessageBytes: 4096 }),
       "oversized",
+    );
+  });
+});
+
+/** A connection stub that hands out `bytes` in `size`-byte chunks, then EOF (or silence). */
+function chunkedConn(bytes: Uint8Array, size: number, eof = true): StreamConn {
+  let at = 0;
+  let closed = false;
+  return {
+    remote: { host: "127.0.0.1", port: 1 },
+    get closed() {
+      return closed;
+    },
+    read() {
+      if (at >= bytes.length || closed) {
+        return eof || closed ? Promise.resolve(null) : new Promise(() => {});
+      }
+      const chunk = bytes.slice(at, at + size);
+      at += size;
+      return Promise.resolve(chunk);
+    },
+    write: () => Promise.resolve(),
+    close() {
+      closed = true;
+      return Promise.resolve();
+    },
+  };
+}
+
+/** A push/pull whose one node state has `n` bytes of Meta as an array of `cc ff` integers. */
+function arrayMetaPushPull(n: number): Uint8Array {
+  const head = concat(
+    hex("06 83 a4 4a 6f 69 6e c2 a5 4e 6f 64 65 73 01 ac 55 73 65 72 53 74 61 74 65 4c 65 6e 00"),
+    hex("82 a4 41 64 64 72 a4 0a 00 00 01 a4 4d 65 74 61 dd"),
+    new Uint8Array([n >>> 24, (n >>> 16) & 255, (n >>> 8) & 255, n & 255]),
+  );
+  const out = new Uint8Array(head.length + 2 * n);
+  out.set(head);
+  for (let i = head.length; i < out.length; i += 2) out.set([0xcc, 0xff], i);
+  return out;
+}
+
+describe("linear reading (the decoder sees each object once)", () => {
+  test("20 MiB push/pull in 16-byte chunks: decoding work stays linear", T, async () => {
+    const states: NodeState[] = [];
+    for (let i = 0; i < 170_000; i++) {
+      states.push({ ...NODE_A, name: `node-${i}`, incarnation: i, meta: new Uint8Array(40) });
+    }
+    const message: PushPull = { type: "pushPull", join: false, states, userState: utf8("u") };
+    const bytes = await encodeStreamMessage(message, { side: "dialer" });
+    assert.ok(
+      bytes.length > 19 * 1024 * 1024 && bytes.length <= 20 * 1024 * 1024,
+      `${bytes.length}`,
+    );
+    const work: ReadWork = { visited: 0 };
+    const got = await readStreamMessage(chunkedConn(bytes, 16), { ...acceptor, work });
+    assert.equal(got.type === "pushPull" && got.states.length, states.length);
+    assert.deepEqual(got.type === "pushPull" && got.states[169_999], states[169_999]);
+    // Each header byte is scanned once and each object decoded once: < 2 visits per byte.
+    assert.ok(work.visited < 2 * bytes.length, `${work.visited} visits for ${bytes.length} bytes`);
+  });
+
+  test("one object of 256 Ki small items, byte by byte: linear, not quadratic", T, async () => {
+    const bytes = arrayMetaPushPull(256 * 1024);
+    const work: ReadWork = { visited: 0 };
+    const got = await readStreamMessage(chunkedConn(bytes, 1), { ...acceptor, work });
+    assert.equal(got.type === "pushPull" && got.states[0].meta?.length, 256 * 1024);
+    // Re-decoding from the object's start on every byte would visit ~3.4e10 bytes.
+    assert.ok(work.visited < 3 * bytes.length, `${work.visited} visits for ${bytes.length} bytes`);
+  });
+
+  test("chunked reading ends as whole decoding does, for good and bad bytes", T, async () => {
+    const outcome = (p: Promise<StreamMessage>) =>
+      p.then((m) => JSON.stringify(m), (e) => (e instanceof DecodeError ? e.kind : `${e}`));
+    const node = hex(
+      "87 a4 41 64 64 72 a4 7f 00 00 01 ab 49 6e 63 61 72 6e 61 74 69 6f 6e 01 a4 4d 65 74 61 c0",
+    );
+    const header = hex(
+      "06 83 a4 4a 6f 69 6e c3 a5 4e 6f 64 65 73 01 ac 55 73 65 72 53 74 61 74 65 4c 65 6e 00",
+    );
+    const deep = (levels: number) =>
+      concat(
+        header,
+        hex("81 a1 58"),
+        new Uint8Array(levels).fill(0x91),
+        new Uint8Array([0x01]),
+      );
+    const cases: [string, Uint8Array][] = [
+      ["valid", PUSH_PULL],
+      ["cut short", PUSH_PULL.subarray(0, 70)],
+      // a bad State, then a map that claims more than arrives: bad-field, not truncated
+      [
+        "bad field, then EOF",
+        concat(header, hex("83 a5 53 74 61 74 65 09 a4 4e 61 6d 65 de ff ff")),
+      ],
+      [
+        "c1 inside an unknown key",
+        concat(header, hex("82 a1 58 93 01 c1 02 a4 4e 61 6d 65 a1 61")),
+      ],
+      ["c1 after a map that cannot fit", concat(header, hex("81 a1 58 de 10 00 c1"))],
+      ["nested 32 deep", deep(32)],
+      ["nested 40 deep", deep(40)],
+      ["ext and fixext skipped", concat(header, hex("82 a1 58 c7 02 05 aa bb a1 59 d4 01 02"))],
+      ["a node state", concat(header.subarray(0, header.length), node)],
+    ];
+    for (const [label, bytes] of cases) {
+      const whole = await outcome(decodeStreamMessage(bytes, acceptor));
+      for (const size of [1, 3, 1000]) {
+        assert.equal(
+          await outcome(readStreamMessage(chunkedConn(bytes, size), acceptor)),
+          whole,
+          `${label}, ${size}-byte chunks`,
+        );
+      }
+    }
+    assert.equal(await outcome(decodeStreamMessage(deep(40), acceptor)), "too-deep");
+    assert.equal(await outcome(decodeStreamMessage(deep(32), acceptor)), "bad-field");
+  });
+
+  test("bytes that already prove a request bad win over the deadline", T, async () => {
+    const bytes = hex(
+      "06 83 a4 4a 6f 69 6e c3 a5 4e 6f 64 65 73 01 ac 55 73 65 72 53 74 61 74 65 4c 65 6e 00 83 a5 53 74 61 74 65 09",
+    );
+    await rejectsKind(
+      readStreamMessage(chunkedConn(bytes, 4, false), { ...acceptor, timeoutMs: 50 }),
+      "bad-field",
     );
   });
 });

@@ -282,3 +282,57 @@ test("stream fuzz 4: ciphertexts, keys and labels only ever fail cleanly", T, as
     { numRuns: 3_000 },
   );
 });
+
+/** A connection stub handing out `bytes` in `size`-byte chunks, then EOF. */
+function chunkedConn(bytes: Uint8Array, size: number): StreamConn {
+  let at = 0;
+  return {
+    remote: { host: "127.0.0.1", port: 1 },
+    closed: false,
+    read: () => {
+      if (at >= bytes.length) return Promise.resolve(null);
+      at += size;
+      return Promise.resolve(bytes.slice(at - size, at));
+    },
+    write: () => Promise.resolve(),
+    close: () => Promise.resolve(),
+  };
+}
+
+test("stream fuzz 5: read in chunks, mutated messages end as whole decoding does", T, async () => {
+  const outcome = (p: Promise<StreamMessage>) =>
+    p.then((m) => JSON.stringify(m), (e) => (e instanceof DecodeError ? e.kind : `${e}`));
+  await fc.assert(
+    fc.asyncProperty(
+      arbStreamMessage,
+      arbFraming,
+      fc.array(arbMutation, { minLength: 1, maxLength: 3 }),
+      fc.integer({ min: 1, max: 64 }),
+      async (m, f, muts, size) => {
+        const bytes = mutate(await encodeStreamMessage(m, { side: "dialer", ...f }), muts);
+        const options = { side: "acceptor" as const, maxDecompressedBytes: 1 << 20, ...f };
+        assert.equal(
+          await outcome(readStreamMessage(chunkedConn(bytes, size), options)),
+          await outcome(decodeStreamMessage(bytes, options)),
+        );
+      },
+    ),
+    { numRuns: 3_000 },
+  );
+  // Random msgpack-ish bytes after a push/pull header: containers, c1, ext, deep nesting.
+  const header = [0x06, 0x83, 0xa5, 0x4e, 0x6f, 0x64, 0x65, 0x73, 0x02, 0xa4, 0x4a, 0x6f, 0x69];
+  const piece = fc.oneof(
+    fc.constantFrom(0x81, 0x82, 0x87, 0x91, 0x93, 0xc1, 0xc0, 0xa4, 0xdc, 0xde, 0xc7, 0xd4),
+    fc.nat(255),
+  );
+  await fc.assert(
+    fc.asyncProperty(fc.array(piece, { maxLength: 120 }), fc.nat({ max: 16 }), async (b, s) => {
+      const bytes = new Uint8Array([...header, 0x6e, 0xc3, ...b]);
+      assert.equal(
+        await outcome(readStreamMessage(chunkedConn(bytes, s + 1), { side: "acceptor" })),
+        await outcome(decodeStreamMessage(bytes, { side: "acceptor" })),
+      );
+    }),
+    { numRuns: 5_000 },
+  );
+});
