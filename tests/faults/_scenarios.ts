@@ -1,0 +1,401 @@
+/**
+ * The fault scenarios on real sockets, each in a network namespace of its own: random loss,
+ * a partition that heals, a frozen member. Each returns what it measured; the test
+ * (`netns.test.ts`) asserts on it and the soak bench (`bench/soak.ts`) runs longer versions.
+ * Every scenario removes its namespace and stops its processes whatever happens.
+ *
+ * @module
+ */
+import { allAlive, Host, Netns, type SeenEvent, sleep, views, waitUntil } from "./_netns.ts";
+import type { HostSpec, NodeSpec } from "./_member.ts";
+
+type Log = (line: string) => void;
+
+function range(n: number): number[] {
+  return Array.from({ length: n }, (_, i) => i);
+}
+
+function pad(i: number): string {
+  return String(i).padStart(2, "0");
+}
+
+function spec(nodes: NodeSpec[], lifeMs: number, extra: Partial<HostSpec> = {}): HostSpec {
+  return { nodes, lifeMs, preset: "lan", ...extra };
+}
+
+/** Wait until every observer sees every name alive; returns when, or throws. */
+async function converge(hosts: Host[], names: string[], boundMs: number): Promise<number> {
+  await waitUntil(async () => allAlive(await views(hosts), names, names), boundMs, "one view", 250);
+  return Date.now();
+}
+
+/** A readable list of who does not see whom alive, for failure messages. */
+function missing(v: Record<string, Record<string, string>>, names: string[]): string[] {
+  const out: string[] = [];
+  for (const o of names) {
+    const bad = names.filter((n) => !(v[o]?.[n] ?? "").startsWith("alive/"));
+    if (bad.length) out.push(`${o} ↛ ${bad.map((n) => `${n}(${v[o]?.[n] ?? "?"})`).join(" ")}`);
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+
+/** Options of {@linkcode lossScenario}. */
+export interface LossOptions {
+  readonly members: number;
+  /** Percentage of UDP and TCP packets dropped (at the namespace's input hook). */
+  readonly lossPct: number;
+  /** How long the loss lasts before the kill. */
+  readonly lossMs: number;
+  /** Longest wait for every survivor to declare the killed member dead. */
+  readonly detectBoundMs: number;
+  readonly tag?: string;
+  readonly log?: Log;
+}
+
+/** What {@linkcode lossScenario} measured. */
+export interface LossResult {
+  readonly members: number;
+  readonly lossPct: number;
+  readonly lossMs: number;
+  /** Share of UDP/TCP packets the rule actually dropped, over the whole run under loss. */
+  readonly measuredLossPct: number;
+  readonly packets: number;
+  readonly convergeMs: number;
+  /** `dead` events about members that were running (any observer, any time). */
+  readonly falseDeaths: SeenEvent[];
+  /** `suspect` events about members that were running. */
+  readonly falseSuspicions: number;
+  /** Members suspected at least once while running. */
+  readonly suspectedMembers: number;
+  /** Time from the kill to: the first suspicion, the first death, death at every survivor. */
+  readonly firstSuspectMs: number | undefined;
+  readonly firstDeadMs: number | undefined;
+  readonly allDeadMs: number | undefined;
+  /** Survivors that had not declared the killed member dead within the bound. */
+  readonly undetectedBy: string[];
+  readonly hostErrors: string[];
+}
+
+/**
+ * `members` members (LAN timing) on one loopback; after they converge, `lossPct` % of every
+ * UDP datagram and TCP segment is dropped for `lossMs`; then one member's process is killed
+ * (SIGKILL: no leave) and the survivors must all declare it dead, loss still on.
+ */
+export async function lossScenario(o: LossOptions): Promise<LossResult> {
+  const log = o.log ?? (() => {});
+  const ns = Netns.create(o.tag ?? "loss");
+  const hosts: Host[] = [];
+  try {
+    const names = range(o.members).map((i) => `m${pad(i)}`);
+    const node = (i: number): NodeSpec => ({
+      name: names[i],
+      bind: `127.0.0.1:${7946 + i}`,
+      seeds: i ? ["127.0.0.1:7946"] : [],
+    });
+    const lifeMs = o.lossMs + o.detectBoundMs + 120_000;
+    const t0 = Date.now();
+    const main = new Host(ns, spec(range(o.members - 1).map(node), lifeMs));
+    hosts.push(main);
+    await main.started(o.members - 1, 60_000);
+    const victim = new Host(ns, spec([node(o.members - 1)], lifeMs));
+    hosts.push(victim);
+    await victim.started(1, 60_000);
+    const converged = await converge(hosts, names, 60_000);
+    log(`loss: ${o.members} members converged in ${converged - t0} ms; ${o.lossPct} % loss on`);
+
+    ns.count("meta l4proto { udp, tcp }");
+    ns.drop(`meta l4proto { udp, tcp } numgen random mod 100 < ${o.lossPct}`);
+    const lossEnd = Date.now() + o.lossMs;
+    while (Date.now() < lossEnd) {
+      await sleep(Math.min(30_000, lossEnd - Date.now()));
+      const c = ns.counters();
+      const sus = main.events.filter((e) => e.type === "suspect").length;
+      const dead = main.events.filter((e) => e.type === "dead").length;
+      log(`loss: ${c.dropped}/${c.counted} dropped, ${sus} suspect and ${dead} dead events so far`);
+    }
+
+    const victimName = names[o.members - 1];
+    const survivors = names.slice(0, -1);
+    const tKill = Date.now();
+    victim.signal("SIGKILL");
+    const deadAt = (s: string) =>
+      main.events.find((e) =>
+        e.observer === s && e.member === victimName && e.type === "dead" && e.t >= tKill
+      )?.t;
+    await waitUntil(
+      () => survivors.every((s) => deadAt(s) !== undefined),
+      o.detectBoundMs,
+      "every survivor to declare the killed member dead",
+      50,
+    ).catch(() => {});
+    const c = ns.counters();
+
+    const running = (e: SeenEvent) => e.member !== victimName || e.t < tKill;
+    const all = [...main.events, ...victim.events.filter((e) => e.t < tKill)];
+    const afterKill = main.events.filter((e) => e.member === victimName && e.t >= tKill);
+    const firstOf = (type: string) => {
+      const t = afterKill.find((e) => e.type === type)?.t;
+      return t === undefined ? undefined : t - tKill;
+    };
+    const times = survivors.map(deadAt);
+    const result: LossResult = {
+      members: o.members,
+      lossPct: o.lossPct,
+      lossMs: o.lossMs,
+      measuredLossPct: c.counted ? Math.round((c.dropped / c.counted) * 1000) / 10 : 0,
+      packets: c.counted,
+      convergeMs: converged - t0,
+      falseDeaths: all.filter((e) => e.type === "dead" && running(e)),
+      falseSuspicions: all.filter((e) => e.type === "suspect" && running(e)).length,
+      suspectedMembers: new Set(
+        all.filter((e) => e.type === "suspect" && running(e))
+          .map((e) => e.member),
+      ).size,
+      firstSuspectMs: firstOf("suspect"),
+      firstDeadMs: firstOf("dead"),
+      allDeadMs: times.every((t) => t !== undefined)
+        ? Math.max(...(times as number[])) - tKill
+        : undefined,
+      undetectedBy: survivors.filter((s) => deadAt(s) === undefined),
+      hostErrors: hosts.flatMap((h) => h.errors),
+    };
+    return result;
+  } finally {
+    await Promise.allSettled(hosts.map((h) => h.stop()));
+    ns.delete();
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+
+/** Options of {@linkcode partitionScenario}. */
+export interface PartitionOptions {
+  /** Even; half on ports 7000…, half on 7100…. */
+  readonly members: number;
+  readonly splitMs: number;
+  /** Longest wait for one view after the heal. */
+  readonly healBoundMs: number;
+  readonly tag?: string;
+  readonly log?: Log;
+}
+
+/** What {@linkcode partitionScenario} measured. */
+export interface PartitionResult {
+  readonly members: number;
+  readonly splitMs: number;
+  readonly convergeMs: number;
+  /** Observer → member pairs across the cut that saw suspect or dead during the split. */
+  readonly crossSuspected: number;
+  /** … and that saw dead. */
+  readonly crossDead: number;
+  readonly crossPairs: number;
+  /** From the cut until every cross pair was dead (when all were). */
+  readonly allCrossDeadMs: number | undefined;
+  /** `dead` events inside one half during the split (false deaths). */
+  readonly sameSideDeaths: SeenEvent[];
+  /** From the heal until every member sees every other alive; undefined when not in bound. */
+  readonly healMs: number | undefined;
+  /** Who did not see whom alive at the end, when not healed. */
+  readonly notHealed: string[];
+  readonly hostErrors: string[];
+}
+
+/**
+ * Two halves on one loopback, told apart by port: UDP between the halves is dropped, and TCP
+ * everywhere (a dialer's source port and address do not tell the halves apart, see the
+ * reference), for `splitMs`; then the rules go and every member must see every other alive.
+ */
+export async function partitionScenario(o: PartitionOptions): Promise<PartitionResult> {
+  const log = o.log ?? (() => {});
+  const ns = Netns.create(o.tag ?? "part");
+  const hosts: Host[] = [];
+  try {
+    const half = o.members / 2;
+    const a = range(half).map((i) => `a${i}`);
+    const b = range(half).map((i) => `b${i}`);
+    const names = [...a, ...b];
+    const seeds = ["127.0.0.1:7000"];
+    const side = (prefix: string, base: number): NodeSpec[] =>
+      range(half).map((i) => ({
+        name: `${prefix}${i}`,
+        bind: `127.0.0.1:${base + i}`,
+        seeds: prefix === "a" && i === 0 ? [] : seeds,
+      }));
+    const lifeMs = o.splitMs + o.healBoundMs + 120_000;
+    const t0 = Date.now();
+    const hostA = new Host(ns, spec(side("a", 7000), lifeMs));
+    hosts.push(hostA);
+    await hostA.started(half, 60_000);
+    const hostB = new Host(ns, spec(side("b", 7100), lifeMs));
+    hosts.push(hostB);
+    await hostB.started(half, 60_000);
+    const converged = await converge(hosts, names, 60_000);
+    log(`partition: ${o.members} members converged in ${converged - t0} ms; splitting`);
+
+    const ra = `7000-${7000 + half - 1}`, rb = `7100-${7100 + half - 1}`;
+    const tSplit = Date.now();
+    ns.drop(`udp sport ${ra} udp dport ${rb}`);
+    ns.drop(`udp sport ${rb} udp dport ${ra}`);
+    ns.drop("meta l4proto tcp");
+    await sleep(o.splitMs);
+    const events = [...hostA.events, ...hostB.events].filter((e) => e.t >= tSplit);
+    const sideOf = (n: string) => n[0];
+    const cross = (e: SeenEvent) => sideOf(e.observer) !== sideOf(e.member);
+    const pairs = new Map<string, { suspect?: number; dead?: number }>();
+    for (const e of events.filter(cross)) {
+      const key = `${e.observer}>${e.member}`;
+      const p = pairs.get(key) ?? {};
+      if (e.type === "suspect" && p.suspect === undefined) p.suspect = e.t;
+      if (e.type === "dead" && p.dead === undefined) p.dead = e.t;
+      pairs.set(key, p);
+    }
+    const crossPairs = 2 * half * half;
+    const deadTimes = [...pairs.values()].map((p) => p.dead).filter((t) => t !== undefined);
+    const c = ns.counters();
+    ns.flush();
+    const tHeal = Date.now();
+    log(`partition: healed after ${tHeal - tSplit} ms (${c.dropped} packets dropped)`);
+
+    let healMs: number | undefined;
+    let last: Record<string, Record<string, string>> = {};
+    try {
+      await waitUntil(
+        async () => {
+          last = await views(hosts);
+          return allAlive(last, names, names);
+        },
+        o.healBoundMs,
+        "one view after the heal",
+        250,
+      );
+      healMs = Date.now() - tHeal;
+    } catch { /* reported as notHealed */ }
+    return {
+      members: o.members,
+      splitMs: o.splitMs,
+      convergeMs: converged - t0,
+      crossSuspected: [...pairs.values()].filter((p) => p.suspect !== undefined || p.dead).length,
+      crossDead: deadTimes.length,
+      crossPairs,
+      allCrossDeadMs: deadTimes.length === crossPairs
+        ? Math.max(...(deadTimes as number[])) - tSplit
+        : undefined,
+      sameSideDeaths: events.filter((e) => !cross(e) && e.type === "dead" && e.t < tHeal),
+      healMs,
+      notHealed: healMs === undefined ? missing(last, names) : [],
+      hostErrors: hosts.flatMap((h) => h.errors),
+    };
+  } finally {
+    await Promise.allSettled(hosts.map((h) => h.stop()));
+    ns.delete();
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+
+/** Options of {@linkcode stallScenario}. */
+export interface StallOptions {
+  /** Cluster size, the frozen member included. */
+  readonly members: number;
+  /** How long the member is stopped (SIGSTOP … SIGCONT). */
+  readonly stopMs: number;
+  /** How long to keep watching after the refutation reached everyone. */
+  readonly watchMs: number;
+  readonly tag?: string;
+  readonly log?: Log;
+}
+
+/** What {@linkcode stallScenario} measured. */
+export interface StallResult {
+  readonly members: number;
+  readonly stopMs: number;
+  /** Observers that suspected the frozen member. */
+  readonly suspectedBy: number;
+  /** From SIGSTOP to the first suspicion. */
+  readonly firstSuspectMs: number | undefined;
+  /** From SIGCONT until every observer holds it alive with a higher incarnation. */
+  readonly refutedMs: number | undefined;
+  /** Any `dead` event, by anyone about anyone (all members were live throughout). */
+  readonly deaths: SeenEvent[];
+  /** Final state of the frozen member at each observer. */
+  readonly finalStates: string[];
+  readonly hostErrors: string[];
+}
+
+/**
+ * `members − 1` members in one process and one more in its own process, which is frozen with
+ * SIGSTOP for `stopMs` and then continued: it must refute, and nobody may declare it dead.
+ */
+export async function stallScenario(o: StallOptions): Promise<StallResult> {
+  const log = o.log ?? (() => {});
+  const ns = Netns.create(o.tag ?? "stall");
+  const hosts: Host[] = [];
+  try {
+    const observers = range(o.members - 1).map((i) => `s${i}`);
+    const names = [...observers, "frozen"];
+    const seeds = ["127.0.0.1:7300"];
+    const lifeMs = o.stopMs + o.watchMs + 180_000;
+    const main = new Host(
+      ns,
+      spec(
+        observers.map((n, i) => ({
+          name: n,
+          bind: `127.0.0.1:${7300 + i}`,
+          seeds: i ? seeds : [],
+        })),
+        lifeMs,
+      ),
+    );
+    hosts.push(main);
+    await main.started(observers.length, 60_000);
+    const frozen = new Host(
+      ns,
+      spec([{ name: "frozen", bind: `127.0.0.1:${7300 + o.members - 1}`, seeds }], lifeMs),
+    );
+    hosts.push(frozen);
+    await frozen.started(1, 60_000);
+    await converge(hosts, names, 60_000);
+    await sleep(2000);
+    const inc = (s: string | undefined) => Number(s?.split("/")[1] ?? -1);
+    const before = (await main.view())[observers[0]].frozen;
+    const startInc = inc(before);
+
+    log(`stall: SIGSTOP for ${o.stopMs} ms`);
+    const tStop = Date.now();
+    frozen.signal("SIGSTOP");
+    await sleep(o.stopMs);
+    frozen.signal("SIGCONT");
+    const tCont = Date.now();
+    let refutedMs: number | undefined;
+    await waitUntil(
+      async () => {
+        const v = await main.view();
+        return observers.every((s) =>
+          v[s].frozen.startsWith("alive/") && inc(v[s].frozen) > startInc
+        );
+      },
+      60_000,
+      "the refutation to reach every observer",
+      50,
+    ).then(() => (refutedMs = Date.now() - tCont), () => {});
+    await sleep(o.watchMs);
+    const v = await main.view();
+    const seen = main.events.filter((e) => e.member === "frozen" && e.t >= tStop);
+    const suspects = seen.filter((e) => e.type === "suspect");
+    return {
+      members: o.members,
+      stopMs: o.stopMs,
+      suspectedBy: new Set(suspects.map((e) => e.observer)).size,
+      firstSuspectMs: suspects.length ? suspects[0].t - tStop : undefined,
+      refutedMs,
+      deaths: [...main.events, ...frozen.events].filter((e) => e.type === "dead"),
+      finalStates: observers.map((s) => `${s}:${v[s].frozen}`),
+      hostErrors: hosts.flatMap((h) => h.errors),
+    };
+  } finally {
+    await Promise.allSettled(hosts.map((h) => h.stop()));
+    ns.delete();
+  }
+}
