@@ -17,15 +17,15 @@
 
 import { formatAddress, type PeerAddress } from "../core/address.ts";
 import {
-  admitConnection,
-  DEFAULT_MAX_CONNECTIONS,
+  ConnectionTracker,
   type ListenOptions,
-  newListenerStats,
+  noteFirstByte,
   type StreamBinder,
   type StreamConn,
   StreamError,
   type StreamListener,
   type StreamListenerStats,
+  type TrackedConn,
 } from "./stream_types.ts";
 import { ChunkQueue } from "./_chunk_queue.ts";
 import { bindError, plainHost } from "./_net.ts";
@@ -176,13 +176,12 @@ export const bunStream: StreamBinder = {
 
 class BunListener implements StreamListener {
   readonly local: PeerAddress;
-  readonly stats: StreamListenerStats = newListenerStats();
   readonly #server: BunServer;
-  readonly #open = new Set<BunConn>();
+  readonly #tracker: ConnectionTracker<BunConn>;
   #closed = false;
 
   constructor(options: ListenOptions) {
-    const max = options.maxConnections ?? DEFAULT_MAX_CONNECTIONS;
+    this.#tracker = new ConnectionTracker(options);
     try {
       this.#server = bun().listen({
         hostname: options.host,
@@ -193,8 +192,7 @@ class BunListener implements StreamListener {
           open: (socket) => {
             socket.unref();
             const remote = { host: plainHost(socket.remoteAddress), port: socket.remotePort ?? 0 };
-            const listener = { closed: this.#closed, open: this.#open, max, stats: this.stats };
-            admitConnection(new BunConn(socket, remote), listener, options.onConnection);
+            this.#tracker.admit(new BunConn(socket, remote));
           },
         },
       });
@@ -205,10 +203,14 @@ class BunListener implements StreamListener {
     this.local = { host: options.host, port: this.#server.port };
   }
 
+  get stats(): StreamListenerStats {
+    return this.#tracker.stats;
+  }
+
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    await Promise.all([...this.#open].map((c) => c.close()));
+    await this.#tracker.closeAll();
     try {
       this.#server.stop(true);
     } catch {
@@ -224,9 +226,10 @@ interface PendingWrite {
   reject(error: StreamError): void;
 }
 
-class BunConn implements StreamConn {
+class BunConn implements TrackedConn {
   readonly remote: PeerAddress;
   onClose: (() => void) | undefined;
+  onFirstByte: (() => void) | undefined;
   readonly #socket: BunSocket;
   readonly #queue: ChunkQueue;
   #eof = false;
@@ -254,7 +257,7 @@ class BunConn implements StreamConn {
   }
 
   read(): Promise<Uint8Array | null> {
-    return this.#queue.read();
+    return noteFirstByte(this, this.#queue.read());
   }
 
   write(bytes: Uint8Array): Promise<void> {

@@ -13,15 +13,14 @@
 
 import { formatAddress, type PeerAddress } from "../core/address.ts";
 import {
-  admitConnection,
-  DEFAULT_MAX_CONNECTIONS,
+  ConnectionTracker,
   type ListenOptions,
-  newListenerStats,
   type StreamBinder,
   type StreamConn,
   StreamError,
   type StreamListener,
   type StreamListenerStats,
+  type TrackedConn,
 } from "./stream_types.ts";
 import { bindError, plainHost, unrefDelay } from "./_net.ts";
 
@@ -119,15 +118,8 @@ export const denoStream: StreamBinder = {
 
 class DenoListener implements StreamListener {
   readonly local: PeerAddress;
-  readonly stats: StreamListenerStats = newListenerStats();
   readonly #listener: DenoTcpListener;
-  readonly #options: ListenOptions;
-  readonly #open = new Set<DenoConn>();
-
-  #admission() {
-    return { closed: this.#closed, open: this.#open, max: this.#max, stats: this.stats };
-  }
-  readonly #max: number;
+  readonly #tracker: ConnectionTracker<DenoConn>;
   #closed = false;
   #closing: Promise<void> | undefined;
   #loop: Promise<void> = Promise.resolve();
@@ -139,10 +131,13 @@ class DenoListener implements StreamListener {
       throw bindError(error, options.host, options.port);
     }
     this.#listener.unref?.();
-    this.#options = options;
-    this.#max = options.maxConnections ?? DEFAULT_MAX_CONNECTIONS;
+    this.#tracker = new ConnectionTracker(options);
     this.local = { host: this.#listener.addr.hostname, port: this.#listener.addr.port };
     this.#loop = this.#acceptLoop();
+  }
+
+  get stats(): StreamListenerStats {
+    return this.#tracker.stats;
   }
 
   close(): Promise<void> {
@@ -157,7 +152,7 @@ class DenoListener implements StreamListener {
     } catch {
       // already closed
     }
-    await Promise.all([...this.#open].map((c) => c.close()));
+    await this.#tracker.closeAll();
     // The socket is released only once the pending accept has settled (Deno's docs): wait,
     // so that the port is really free when close() resolves. The accept op is unref'd, so a
     // short ref'd timer keeps the event loop alive meanwhile (and bounds the wait).
@@ -183,14 +178,15 @@ class DenoListener implements StreamListener {
         continue;
       }
       const remote = { host: plainHost(raw.remoteAddr.hostname), port: raw.remoteAddr.port };
-      admitConnection(new DenoConn(raw, remote), this.#admission(), this.#options.onConnection);
+      this.#tracker.admit(new DenoConn(raw, remote));
     }
   }
 }
 
-class DenoConn implements StreamConn {
+class DenoConn implements TrackedConn {
   readonly remote: PeerAddress;
   onClose: (() => void) | undefined;
+  onFirstByte: (() => void) | undefined;
   readonly #conn: DenoTcpConn;
   readonly #buffer = new Uint8Array(READ_BUFFER);
   #closed = false;
@@ -221,6 +217,11 @@ class DenoConn implements StreamConn {
       if (n === null || this.#closed) {
         this.#eof = true;
         return null;
+      }
+      const hook = n > 0 ? this.onFirstByte : undefined;
+      if (hook) {
+        this.onFirstByte = undefined;
+        hook();
       }
       return this.#buffer.slice(0, n);
     } catch {

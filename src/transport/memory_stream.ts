@@ -12,15 +12,15 @@
 import { formatAddress, type PeerAddress } from "../core/address.ts";
 import { RealScheduler, type Scheduler } from "./scheduler.ts";
 import {
-  admitConnection,
-  DEFAULT_MAX_CONNECTIONS,
+  ConnectionTracker,
   type ListenOptions,
-  newListenerStats,
+  noteFirstByte,
   type StreamBinder,
   type StreamConn,
   StreamError,
   type StreamListener,
-  type StreamListenerStats,
+  type Timer,
+  type TrackedConn,
 } from "./stream_types.ts";
 import { AddressInUseError } from "./types.ts";
 import { ChunkQueue } from "./_chunk_queue.ts";
@@ -37,11 +37,7 @@ export interface MemoryStreamNetworkOptions {
 
 interface Endpoint {
   readonly local: PeerAddress;
-  readonly onConnection: ListenOptions["onConnection"];
-  readonly max: number;
-  readonly open: Set<MemoryConn>;
-  readonly stats: StreamListenerStats;
-  closed: boolean;
+  readonly tracker: ConnectionTracker<MemoryConn>;
 }
 
 /**
@@ -127,23 +123,15 @@ export class MemoryStreamNetwork {
     const local = { host: options.host, port };
     const key = formatAddress(local);
     if (this.#listeners.has(key)) throw new AddressInUseError(options.host, port);
-    const endpoint: Endpoint = {
-      local,
-      onConnection: options.onConnection,
-      max: options.maxConnections ?? DEFAULT_MAX_CONNECTIONS,
-      open: new Set(),
-      stats: newListenerStats(),
-      closed: false,
-    };
+    const endpoint: Endpoint = { local, tracker: new ConnectionTracker(options, this.#timer) };
     this.#listeners.set(key, endpoint);
     return {
       local,
-      stats: endpoint.stats,
+      stats: endpoint.tracker.stats,
       close: async () => {
-        if (endpoint.closed) return;
-        endpoint.closed = true;
+        if (endpoint.tracker.closed) return;
         this.#listeners.delete(key);
-        await Promise.all([...endpoint.open].map((c) => c.close()));
+        await endpoint.tracker.closeAll();
       },
     };
   }
@@ -178,11 +166,18 @@ export class MemoryStreamNetwork {
           const acceptor = new MemoryConn(this, from, endpoint.local);
           dialer.peer = acceptor;
           acceptor.peer = dialer;
-          admitConnection(acceptor, endpoint, endpoint.onConnection);
+          endpoint.tracker.admit(acceptor);
           resolve(dialer);
         }));
     });
   }
+
+  /** The scheduler as a cancellable timer (a cancelled callback is dropped, not run). */
+  readonly #timer: Timer = (ms, fn) => {
+    let pending: (() => void) | undefined = fn;
+    this.#scheduler.schedule(ms, () => pending?.());
+    return () => (pending = undefined);
+  };
 
   #find(to: PeerAddress): Endpoint | undefined {
     return this.#listeners.get(formatAddress(to)) ??
@@ -205,11 +200,12 @@ export class MemoryStreamNetwork {
 }
 
 /** One end of an in-memory connection. */
-class MemoryConn implements StreamConn {
+class MemoryConn implements TrackedConn {
   readonly remote: PeerAddress;
   readonly local: PeerAddress;
   peer: MemoryConn | undefined;
   onClose: (() => void) | undefined;
+  onFirstByte: (() => void) | undefined;
   #net: MemoryStreamNetwork;
   readonly #queue = new ChunkQueue({ onOverflow: () => void this.close() });
   #eof = false;
@@ -226,7 +222,7 @@ class MemoryConn implements StreamConn {
   }
 
   read(): Promise<Uint8Array | null> {
-    return this.#queue.read();
+    return noteFirstByte(this, this.#queue.read());
   }
 
   write(bytes: Uint8Array): Promise<void> {

@@ -15,15 +15,15 @@
 import { connect, createServer, type Server, type Socket } from "node:net";
 import { formatAddress, type PeerAddress } from "../core/address.ts";
 import {
-  admitConnection,
-  DEFAULT_MAX_CONNECTIONS,
+  ConnectionTracker,
   type ListenOptions,
-  newListenerStats,
+  noteFirstByte,
   type StreamBinder,
   type StreamConn,
   StreamError,
   type StreamListener,
   type StreamListenerStats,
+  type TrackedConn,
 } from "./stream_types.ts";
 import { ChunkQueue } from "./_chunk_queue.ts";
 import { bindError, plainHost } from "./_net.ts";
@@ -82,23 +82,26 @@ export const nodeStream: StreamBinder = {
 
 class NodeListener implements StreamListener {
   readonly local: PeerAddress;
-  readonly stats: StreamListenerStats = newListenerStats();
   readonly #server: Server;
-  readonly #open = new Set<NodeConn>();
-  #closed = false;
+  readonly #tracker: ConnectionTracker<NodeConn>;
   #closing: Promise<void> | undefined;
 
-  private constructor(server: Server, local: PeerAddress) {
+  private constructor(server: Server, local: PeerAddress, tracker: ConnectionTracker<NodeConn>) {
     this.#server = server;
     this.local = local;
+    this.#tracker = tracker;
+  }
+
+  get stats(): StreamListenerStats {
+    return this.#tracker.stats;
   }
 
   static open(options: ListenOptions): Promise<NodeListener> {
-    const max = options.maxConnections ?? DEFAULT_MAX_CONNECTIONS;
+    const tracker = new ConnectionTracker<NodeConn>(options);
     let listener: NodeListener | undefined;
     const server = createServer(
       { allowHalfOpen: true }, // a peer's FIN ends its side only: we may still answer
-      (socket) => listener?.accept(socket, options, max),
+      (socket) => listener?.accept(socket),
     );
     server.unref();
     return new Promise<NodeListener>((resolve, reject) => {
@@ -114,20 +117,19 @@ class NodeListener implements StreamListener {
         const local = typeof addr === "object" && addr
           ? { host: plainHost(addr.address), port: addr.port }
           : { host: options.host, port: options.port };
-        listener = new NodeListener(server, local);
+        listener = new NodeListener(server, local, tracker);
         resolve(listener);
       });
     });
   }
 
-  accept(socket: Socket, options: ListenOptions, max: number): void {
+  accept(socket: Socket): void {
     socket.unref();
     const remote = {
       host: plainHost(socket.remoteAddress ?? ""),
       port: socket.remotePort ?? 0,
     };
-    const listener = { closed: this.#closed, open: this.#open, max, stats: this.stats };
-    admitConnection(new NodeConn(socket, remote), listener, options.onConnection);
+    this.#tracker.admit(new NodeConn(socket, remote));
   }
 
   close(): Promise<void> {
@@ -136,9 +138,8 @@ class NodeListener implements StreamListener {
   }
 
   async #shutdown(): Promise<void> {
-    this.#closed = true;
     const released = new Promise<void>((resolve) => this.#server.close(() => resolve()));
-    await Promise.all([...this.#open].map((c) => c.close()));
+    await this.#tracker.closeAll();
     // close() calls back once every connection is gone; bound the wait all the same.
     let timer: ReturnType<typeof setTimeout> | undefined;
     await Promise.race([released, new Promise<void>((r) => (timer = setTimeout(r, 200)))]);
@@ -146,9 +147,10 @@ class NodeListener implements StreamListener {
   }
 }
 
-class NodeConn implements StreamConn {
+class NodeConn implements TrackedConn {
   readonly remote: PeerAddress;
   onClose: (() => void) | undefined;
+  onFirstByte: (() => void) | undefined;
   readonly #socket: Socket;
   readonly #queue: ChunkQueue;
   #eof = false;
@@ -186,7 +188,7 @@ class NodeConn implements StreamConn {
   }
 
   read(): Promise<Uint8Array | null> {
-    return this.#queue.read();
+    return noteFirstByte(this, this.#queue.read());
   }
 
   write(bytes: Uint8Array): Promise<void> {

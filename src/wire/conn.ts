@@ -18,6 +18,9 @@
  * - **Peers that vanish**: a reset or half-closed connection reads as EOF (`null`); writing
  *   to it rejects with `closed` or `io`. A peer that stays silent is the caller's to time
  *   out (race the read against a deadline and `close()` the connection).
+ * - **Idle connections cannot hold a listener's slots**: an accepted connection is *idle*
+ *   until a `read` has returned bytes. One still idle after `headerTimeoutMs` is closed, and
+ *   when `maxConnections` are open a new connection replaces the oldest idle one.
  *
  * @module
  */
@@ -26,8 +29,13 @@ import type { PeerAddress } from "../core/address.ts";
 
 /** Unread input an adapter holds per connection before it cuts the peer off. */
 export const MAX_UNREAD_BYTES = 32 * 1024 * 1024;
-/** Default cap on connections a listener keeps open at once; extra ones are closed at once. */
+/**
+ * Default cap on connections a listener keeps open at once. A connection beyond it takes the
+ * place of the oldest idle one (no byte read yet); with none idle, it is closed at once.
+ */
 export const DEFAULT_MAX_CONNECTIONS = 256;
+/** Default time an accepted connection has to deliver its first byte before it is closed. */
+export const DEFAULT_HEADER_TIMEOUT_MS = 5000;
 
 /** Why a stream operation failed. */
 export type StreamErrorKind =
@@ -101,14 +109,23 @@ export interface ListenOptions {
   readonly onConnection: ConnectionHandler;
   /** Open accepted connections allowed at once; default {@linkcode DEFAULT_MAX_CONNECTIONS}. */
   readonly maxConnections?: number;
+  /**
+   * Close an accepted connection that has delivered no byte after this many ms; default
+   * {@linkcode DEFAULT_HEADER_TIMEOUT_MS}, `Infinity` for never.
+   */
+  readonly headerTimeoutMs?: number;
 }
 
 /** Counters of a listener. */
 export interface StreamListenerStats {
   /** Connections handed to the handler. */
   accepted: number;
-  /** Connections closed at once because `maxConnections` were open. */
+  /** Connections closed at once: `maxConnections` were open and none of them idle. */
   rejected: number;
+  /** Idle connections closed to make room for a new one. */
+  evicted: number;
+  /** Connections closed because they delivered no byte within `headerTimeoutMs`. */
+  idleClosed: number;
   /** Accept failures and handlers that threw. */
   errors: number;
 }

@@ -56,7 +56,7 @@ function pattern(n: number): Uint8Array {
 async function listen(
   binder: StreamBinder,
   onConnection: (conn: StreamConn) => void,
-  options: { port?: number; maxConnections?: number } = {},
+  options: { port?: number; maxConnections?: number; headerTimeoutMs?: number } = {},
 ): Promise<StreamListener> {
   const l = await binder.listen({ host: HOST, port: options.port ?? 0, onConnection, ...options });
   cleanups.push(() => l.close());
@@ -157,15 +157,43 @@ function contract(name: string, getBinder: () => Promise<StreamBinder>): void {
       assert.equal(accepted.length, 1);
     });
 
-    test("maxConnections: extra connections are closed at once", T, async () => {
+    test("maxConnections: a newcomer replaces the oldest idle one, else is closed", T, async () => {
       const binder = await getBinder();
-      const l = await listen(binder, () => {}, { maxConnections: 1 });
+      const talking = new Set<StreamConn>();
+      const l = await listen(binder, (conn) => void drain(conn, () => talking.add(conn)), {
+        maxConnections: 2,
+      });
       const a = await dial(binder, l);
-      for (let i = 0; i < 100 && l.stats.accepted === 0; i++) await sleep(10);
-      const b = await dial(binder, l);
-      assert.equal(await b.read(), null);
+      await a.write(new Uint8Array([1]));
+      await until(() => talking.size === 1, "a's byte read");
+      const b = await dial(binder, l); // idle
+      await until(() => l.stats.accepted === 2, "b accepted");
+      const c = await dial(binder, l);
+      await c.write(new Uint8Array([1]));
+      assert.equal(await b.read(), null); // evicted for c
+      await until(() => talking.size === 2, "c's byte read");
+      assert.equal(l.stats.evicted, 1);
+      const d = await dial(binder, l);
+      assert.equal(await d.read(), null); // a and c talk: nobody to evict
       assert.equal(l.stats.rejected, 1);
       assert.equal(a.closed, false);
+      assert.equal(c.closed, false);
+    });
+
+    test("headerTimeoutMs: a connection that sends nothing is closed and counted", T, async () => {
+      const binder = await getBinder();
+      const l = await listen(binder, (conn) => void drain(conn), { headerTimeoutMs: 200 });
+      const started = performance.now();
+      const idle = await dial(binder, l);
+      const talker = await dial(binder, l);
+      await talker.write(new Uint8Array([1]));
+      assert.equal(await idle.read(), null);
+      const waited = performance.now() - started;
+      assert.ok(waited >= 150 && waited < 5000, `closed after ${waited} ms`);
+      assert.equal(l.stats.idleClosed, 1);
+      await sleep(300);
+      assert.equal(talker.closed, false);
+      assert.equal(l.stats.idleClosed, 1);
     });
 
     test("dialing a closed port is refused", T, async () => {
@@ -189,6 +217,20 @@ function contract(name: string, getBinder: () => Promise<StreamBinder>): void {
       );
     });
   });
+}
+
+/** Read until EOF (at most 10 000 chunks), calling `onData` at each chunk. */
+async function drain(conn: StreamConn, onData: () => void = () => {}): Promise<void> {
+  for (let i = 0; i < 10_000; i++) {
+    if ((await conn.read()) === null) return;
+    onData();
+  }
+}
+
+/** Poll until `predicate` holds (at most 5 s). */
+async function until(predicate: () => boolean, what: string): Promise<void> {
+  for (let i = 0; i < 500 && !predicate(); i++) await sleep(10);
+  assert.ok(predicate(), `timed out waiting for ${what}`);
 }
 
 function sleep(ms: number): Promise<void> {
