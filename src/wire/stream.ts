@@ -162,7 +162,20 @@ export async function writeStreamMessage(
   message: StreamMessage,
   options: StreamWriteOptions,
 ): Promise<void> {
-  const bytes = await encodeStreamMessage(message, options);
+  await writeStreamBytes(conn, await encodeStreamMessage(message, options), options);
+}
+
+/**
+ * Write bytes already encoded with {@linkcode encodeStreamMessage} to `conn` within the
+ * deadline, if any. Does not close the connection.
+ *
+ * @throws {StreamError} `timeout`, `closed` or `io` when the write fails.
+ */
+export async function writeStreamBytes(
+  conn: StreamConn,
+  bytes: Uint8Array,
+  options: DeadlineOptions,
+): Promise<void> {
   const deadline = new Deadline(options, () => void conn.close());
   try {
     await deadline.race(conn.write(bytes));

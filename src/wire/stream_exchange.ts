@@ -7,7 +7,11 @@
  *   close. An `err` reply rejects with {@linkcode RemoteStreamError}.
  * - {@linkcode serveStream}: read a request from an accepted connection, let a handler answer
  *   it, write the answer, close — all within one deadline, as Go's acceptor does. A request
- *   that can't be read gets an `err` reply (as Go sends for framing errors).
+ *   that can't be read gets an `err` reply (as Go sends for framing errors). With
+ *   {@linkcode ExchangeSlots}, an exchange holds a slot from its first byte to its close, and
+ *   one that finds no slot free is closed unanswered.
+ *
+ * Both ends run every step (dial, write, read) under the one deadline of `timeoutMs`.
  *
  * @module
  */
@@ -15,9 +19,15 @@
 import type { PeerAddress } from "../core/address.ts";
 import { DecodeError } from "../core/codec.ts";
 import type { Ack, Ping, PushPull, StreamRequest, UserMessage } from "../core/messages.ts";
-import type { StreamBinder, StreamConn } from "./conn.ts";
+import { type StreamBinder, type StreamConn, StreamError } from "./conn.ts";
 import type { SecurityOptions } from "./security.ts";
-import { readStreamMessage, type StreamSide, writeStreamMessage } from "./stream.ts";
+import {
+  encodeStreamMessage,
+  readStreamMessage,
+  type StreamSide,
+  writeStreamBytes,
+  writeStreamMessage,
+} from "./stream.ts";
 import type { StreamMessage } from "./stream_messages.ts";
 
 export type { StreamRequest };
@@ -100,9 +110,11 @@ export async function streamRequest(
   options: ExchangeOptions,
 ): Promise<PushPull | Ack | null> {
   const until = performance.now() + options.timeoutMs;
-  const conn = await binder.dial(to, options.timeoutMs);
+  // Encode first: the peer's header deadline starts when we connect.
+  const bytes = await encodeStreamMessage(request, { ...options, side: "dialer" });
+  const conn = await binder.dial(to, remaining(until));
   try {
-    await writeStreamMessage(conn, request, ioOptions(options, "dialer", until));
+    await writeStreamBytes(conn, bytes, ioOptions(options, "dialer", until));
     if (request.type === "user") return null;
     const expected = request.type === "pushPull" ? "pushPull" : "ack";
     const reply = await readStreamMessage(conn, {
@@ -137,6 +149,43 @@ export interface ServeOutcome {
   readonly request?: StreamRequest;
   /** Why the exchange failed (a DecodeError, StreamError or handler error), if it did. */
   readonly error?: unknown;
+  /** True when the request's first byte found no free slot: closed unanswered. */
+  readonly busy?: boolean;
+}
+
+/** Slots for the exchanges a node serves at once (see {@linkcode serveStream}). */
+export interface ExchangeSlots {
+  /** Take a slot; false when none is free. */
+  acquire(): boolean;
+  /** Give back a slot that `acquire` gave. */
+  release(): void;
+}
+
+/** Settings of {@linkcode serveStream}. */
+export interface ServeOptions extends ExchangeOptions {
+  /** Hold one of these from the request's first byte until the connection closes. */
+  readonly slots?: ExchangeSlots;
+}
+
+/** `conn`, whose first bytes are let through only if `admit()` allows (else: closed, EOF). */
+function gated(conn: StreamConn, admit: () => boolean): StreamConn {
+  let first = true;
+  return {
+    remote: conn.remote,
+    get closed() {
+      return conn.closed;
+    },
+    read: async () => {
+      const chunk = await conn.read();
+      if (chunk === null || !first) return chunk;
+      first = false;
+      if (admit()) return chunk;
+      await conn.close();
+      return null;
+    },
+    write: (bytes) => conn.write(bytes),
+    close: () => conn.close(),
+  };
 }
 
 /**
@@ -160,12 +209,39 @@ export interface ServeOutcome {
 export async function serveStream(
   conn: StreamConn,
   handle: StreamHandler,
+  options: ServeOptions,
+): Promise<ServeOutcome> {
+  const slots = options.slots;
+  let held = false;
+  let busy = false;
+  const source = slots === undefined ? conn : gated(conn, () => {
+    held = slots.acquire();
+    busy = !held;
+    return held;
+  });
+  let outcome: ServeOutcome;
+  try {
+    outcome = await serve(conn, source, handle, options);
+  } catch (error) {
+    outcome = { error }; // serve reports failures itself: a safety net
+  } finally {
+    await conn.close();
+    if (held) slots!.release();
+  }
+  if (busy) return { error: new StreamError("closed", "no free slot: too many exchanges"), busy };
+  return outcome;
+}
+
+async function serve(
+  conn: StreamConn,
+  source: StreamConn,
+  handle: StreamHandler,
   options: ExchangeOptions,
 ): Promise<ServeOutcome> {
   const until = performance.now() + options.timeoutMs;
   let request: StreamRequest;
   try {
-    request = await readStreamMessage(conn, {
+    request = await readStreamMessage(source, {
       ...ioOptions(options, "acceptor", until),
       accept: ["pushPull", "ping", "user"],
     }) as StreamRequest;
@@ -175,7 +251,6 @@ export async function serveStream(
         ...ioOptions(options, "acceptor", until),
       }).catch(() => {});
     }
-    await conn.close();
     return { error };
   }
   try {
@@ -186,7 +261,5 @@ export async function serveStream(
     return { request };
   } catch (error) {
     return { request, error };
-  } finally {
-    await conn.close();
   }
 }

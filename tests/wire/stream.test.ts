@@ -652,6 +652,47 @@ describe("one exchange from either end (streamRequest / serveStream)", () => {
     assert.equal(outcomes.length, 3);
   });
 
+  test(
+    "slots: held from the first byte to the close; none free, closed unanswered",
+    T,
+    async () => {
+      const net = new MemoryStreamNetwork();
+      let inFlight = 0;
+      const slots = {
+        acquire: () => inFlight < 1 && ++inFlight > 0,
+        release: () => void inFlight--,
+      };
+      const outcomes: ServeOutcome[] = [];
+      const l = net.listen({
+        host: "10.0.0.1",
+        port: 7946,
+        onConnection: async (c) => {
+          const answer = (req: StreamMessage): StreamMessage | null =>
+            req.type === "ping" ? { type: "ack", seqNo: req.seqNo, payload: null } : null;
+          outcomes.push(await serveStream(c, answer, { timeoutMs: 2000, slots }));
+        },
+      });
+      cleanups.push(() => l.close());
+      const binder = net.binder("10.0.0.2");
+      const ping = { type: "ping" as const, seqNo: 1, node: "" };
+      const idle = await binder.dial(l.local, 1000); // sends nothing: holds no slot
+      assert.equal((await streamRequest(binder, l.local, ping, { timeoutMs: 2000 })).seqNo, 1);
+      assert.equal(inFlight, 0);
+      const slow = await binder.dial(l.local, 1000);
+      await slow.write(new Uint8Array([0x00, 0x83])); // the start of a ping: takes the slot
+      for (let i = 0; i < 100 && inFlight === 0; i++) await new Promise((r) => setTimeout(r, 5));
+      assert.equal(inFlight, 1);
+      await rejectsKind(streamRequest(binder, l.local, ping, { timeoutMs: 2000 }), "empty");
+      assert.equal(outcomes.at(-1)?.busy, true);
+      await slow.close();
+      for (let i = 0; i < 100 && inFlight === 1; i++) await new Promise((r) => setTimeout(r, 5));
+      assert.equal(inFlight, 0);
+      assert.equal((await streamRequest(binder, l.local, ping, { timeoutMs: 2000 })).seqNo, 1);
+      assert.equal(idle.closed, false);
+      await idle.close();
+    },
+  );
+
   test("a dial nobody answers, and a silent acceptor, hit the deadline", T, async () => {
     const net = new MemoryStreamNetwork();
     const l = net.listen({ host: "10.0.0.1", port: 7946, onConnection: () => {} });
