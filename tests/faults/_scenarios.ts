@@ -399,3 +399,136 @@ export async function stallScenario(o: StallOptions): Promise<StallResult> {
     ns.delete();
   }
 }
+
+// ---------------------------------------------------------------------------------------------
+
+/** Options of {@linkcode churnScenario} (a soak, for `bench/soak.ts`; not run in CI). */
+export interface ChurnOptions {
+  readonly members: number;
+  readonly durationMs: number;
+  /** A random member (never the seed) is closed without leaving this often… */
+  readonly everyMs: number;
+  /** …and started again under the same name and port this much later. */
+  readonly downMs: number;
+  /** Optional random loss of UDP and TCP during the churn. */
+  readonly lossPct?: number;
+  /** Longest wait for one view after the churn ends. */
+  readonly settleBoundMs: number;
+  readonly tag?: string;
+  readonly log?: Log;
+}
+
+/** What {@linkcode churnScenario} measured. */
+export interface ChurnResult {
+  readonly members: number;
+  readonly durationMs: number;
+  readonly kills: number;
+  /** `dead` events about a life that was running at the time. */
+  readonly falseDeaths: SeenEvent[];
+  /** Per kill, from the close until every member up throughout declared it dead. */
+  readonly detectionMs: number[];
+  /** Kills not detected by everyone before the restart. */
+  readonly undetected: number;
+  /** From the end of the churn to one view again; undefined when not within the bound. */
+  readonly settleMs: number | undefined;
+  readonly notSettled: string[];
+  readonly hostErrors: string[];
+}
+
+/**
+ * Churn: `members` members in one process; every `everyMs` one is closed (no leave) and
+ * `downMs` later started again with the same name and port (a new life, a higher incarnation).
+ */
+export async function churnScenario(o: ChurnOptions): Promise<ChurnResult> {
+  const log = o.log ?? (() => {});
+  const ns = Netns.create(o.tag ?? "churn");
+  const hosts: Host[] = [];
+  try {
+    const names = range(o.members).map((i) => `c${pad(i)}`);
+    const node = (i: number): NodeSpec => ({
+      name: names[i],
+      bind: `127.0.0.1:${7500 + i}`,
+      seeds: i ? ["127.0.0.1:7500"] : [],
+    });
+    const host = new Host(ns, spec(range(o.members).map(node), o.durationMs + 600_000));
+    hosts.push(host);
+    await host.started(o.members, 60_000);
+    await converge(hosts, names, 60_000);
+    if (o.lossPct) ns.drop(`meta l4proto { udp, tcp } numgen random mod 100 < ${o.lossPct}`);
+    // Lives: name → [start incarnation, from, to].
+    const lives: { name: string; inc: number; from: number; to?: number }[] = names.map((n) => ({
+      name: n,
+      inc: host.ready.get(n)!.incarnation,
+      from: 0,
+    }));
+    const down = new Set<string>();
+    const detectionMs: number[] = [];
+    let undetected = 0, kills = 0;
+    const end = Date.now() + o.durationMs;
+    while (Date.now() + o.everyMs <= end) {
+      await sleep(o.everyMs);
+      const candidates = names.slice(1).filter((n) => !down.has(n));
+      const victim = candidates[Math.floor(Math.random() * candidates.length)];
+      const tKill = Date.now();
+      host.send(`close ${victim}`);
+      kills++;
+      down.add(victim);
+      lives.find((l) => l.name === victim && l.to === undefined)!.to = tKill;
+      const witnesses = names.filter((n) => !down.has(n));
+      void (async () => {
+        await sleep(o.downMs);
+        const dead = witnesses.map((w) =>
+          host.events.find((e) =>
+            e.observer === w && e.member === victim && e.type === "dead" && e.t >= tKill
+          )?.t
+        );
+        if (dead.every((t) => t !== undefined)) {
+          detectionMs.push(Math.max(...(dead as number[])) - tKill);
+        } else undetected++;
+        const i = names.indexOf(victim);
+        host.ready.delete(victim);
+        host.send(`start ${JSON.stringify(node(i))}`);
+        await waitUntil(() => host.ready.has(victim), 30_000, `${victim} to restart`);
+        lives.push({ name: victim, inc: host.ready.get(victim)!.incarnation, from: Date.now() });
+        down.delete(victim);
+      })().catch((e) => host.errors.push(String(e)));
+      if (kills % 10 === 0) {
+        log(`churn: ${kills} kills, ${detectionMs.length} detected by all, ${undetected} not`);
+      }
+    }
+    await waitUntil(() => down.size === 0, o.downMs + 40_000, "the last restart");
+    ns.flush();
+    const tEnd = Date.now();
+    let settleMs: number | undefined;
+    let last: Record<string, Record<string, string>> = {};
+    await waitUntil(
+      async () => {
+        last = await views(hosts);
+        return allAlive(last, names, names);
+      },
+      o.settleBoundMs,
+      "one view after the churn",
+      250,
+    ).then(() => (settleMs = Date.now() - tEnd), () => {});
+    const falseDeaths = host.events.filter((e) =>
+      e.type === "dead" &&
+      lives.some((l) =>
+        l.name === e.member && l.from <= e.t && (l.to ?? Infinity) >= e.t && e.incarnation >= l.inc
+      )
+    );
+    return {
+      members: o.members,
+      durationMs: o.durationMs,
+      kills,
+      falseDeaths,
+      detectionMs,
+      undetected,
+      settleMs,
+      notSettled: settleMs === undefined ? missing(last, names) : [],
+      hostErrors: hosts.flatMap((h) => h.errors),
+    };
+  } finally {
+    await Promise.allSettled(hosts.map((h) => h.stop()));
+    ns.delete();
+  }
+}
