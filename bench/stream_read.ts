@@ -2,7 +2,9 @@
  * Reading a stream message off a connection that delivers it in small chunks: push/pulls of
  * 6 MB and 20 MiB, and a hostile one whose single node state is one big msgpack array (the
  * shape that made re-decoding from the object's start quadratic). No sockets: a connection
- * stub hands out the chunks. Prints milliseconds, MB/s and the longest wait between chunks.
+ * stub hands out the chunks. Prints milliseconds, MB/s and the longest wait between chunks;
+ * then, for an encrypted 20 MiB push/pull arriving in 64 KiB chunks one per event-loop turn,
+ * the longest the event loop was kept from running a 1 ms timer.
  *
  *   deno run -A bench/stream_read.ts [--chunk 1024] [--hostile 1048576]
  *   bun bench/stream_read.ts
@@ -13,6 +15,7 @@ import { parseArgs } from "node:util";
 import process from "node:process";
 import type { NodeState } from "../src/core/messages.ts";
 import type { StreamConn } from "../src/wire/conn.ts";
+import { Keyring } from "../src/wire/keyring.ts";
 import { encodeStreamMessage, readStreamMessage } from "../src/wire/stream.ts";
 
 const { values } = parseArgs({
@@ -46,8 +49,31 @@ function chunked(bytes: Uint8Array, size: number, gaps: number[]): StreamConn {
   };
 }
 
-/** A push/pull of at least `bytes` bytes of ordinary node states. */
-async function pushPull(bytes: number): Promise<Uint8Array> {
+/** Like {@linkcode chunked}, but each chunk arrives in its own event-loop turn. */
+function paced(bytes: Uint8Array, size: number): StreamConn {
+  const conn = chunked(bytes, size, []);
+  return { ...conn, read: () => new Promise((r) => setTimeout(r, 0)).then(conn.read) };
+}
+
+/** The longest gap between ticks of a 1 ms interval while `op` runs. */
+async function longestStall(op: () => Promise<unknown>): Promise<number> {
+  let last = performance.now();
+  let worst = 0;
+  const timer = setInterval(() => {
+    const now = performance.now();
+    worst = Math.max(worst, now - last);
+    last = now;
+  }, 1);
+  try {
+    await op();
+  } finally {
+    clearInterval(timer);
+  }
+  return Math.max(worst, performance.now() - last);
+}
+
+/** A push/pull of at most `bytes` bytes of ordinary node states. */
+async function pushPull(bytes: number, keyring?: Keyring): Promise<Uint8Array> {
   const states: NodeState[] = [];
   const vsn = new Uint8Array([1, 5, 2, 0, 0, 0]);
   for (let i = 0; states.length * 115 < bytes; i++) {
@@ -61,15 +87,13 @@ async function pushPull(bytes: number): Promise<Uint8Array> {
       vsn,
     });
   }
+  const message = { type: "pushPull" as const, join: false, states, userState: new Uint8Array(0) };
   for (;;) {
-    const encoded = await encodeStreamMessage({
-      type: "pushPull",
-      join: false,
-      states,
-      userState: new Uint8Array(0),
-    }, { side: "dialer" });
-    if (encoded.length <= bytes) return encoded;
-    states.length -= Math.ceil((encoded.length - bytes) / 100);
+    const plain = await encodeStreamMessage(message, { side: "dialer" });
+    if (plain.length <= bytes) {
+      return keyring ? await encodeStreamMessage(message, { side: "dialer", keyring }) : plain;
+    }
+    states.length -= Math.ceil((plain.length - bytes) / 100);
   }
 }
 
@@ -113,3 +137,12 @@ console.log(`chunks of ${CHUNK} bytes, ${"Deno" in globalThis ? "deno" : "bun"}`
 await run("push/pull 6 MB", await pushPull(6_000_000));
 await run("push/pull 20 MiB", await pushPull(20 * 1024 * 1024));
 await run(`hostile: one ${HOSTILE}-int array`, hostile(HOSTILE));
+
+const keyring = new Keyring(new Uint8Array(16).fill(7));
+const secret = await pushPull(20 * 1024 * 1024 - 1000, keyring);
+const stall = await longestStall(() =>
+  readStreamMessage(paced(secret, 64 * 1024), { side: "acceptor", keyring })
+);
+console.log(
+  `encrypted push/pull 20 MiB, 64 KiB chunks: longest event-loop stall ${stall.toFixed(0)} ms`,
+);

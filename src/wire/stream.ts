@@ -307,7 +307,10 @@ async function readBody(type: number, body: StreamReader): Promise<StreamMessage
     case MessageType.pushPull: {
       const header = await body.object(readPushPullHeader);
       const states = [];
-      for (let i = 0; i < header.nodes; i++) states.push(await body.object(readPushNodeState));
+      for (let i = 0; i < header.nodes; i++) {
+        states.push(await body.object(readPushNodeState));
+        if ((i & 63) === 63) await body.pace();
+      }
       const userState = await body.bytes(header.userStateLen);
       return { type: "pushPull", join: header.join, states, userState };
     }

@@ -23,6 +23,8 @@ import { MAX_SKIP_DEPTH, Reader } from "./msgpack.ts";
 
 /** Most bytes one stream message may take: memberlist's 20 MiB limit. */
 export const MAX_STREAM_MESSAGE = 20 * 1024 * 1024;
+/** Bytes decoded from memory between two turns given to the event loop by `pace`. */
+export const PACE_BYTES = 256 * 1024;
 
 /** Counts decoding work: bytes the scanner and the decoder examined. */
 export interface ReadWork {
@@ -64,6 +66,7 @@ export class StreamReader {
   #taken = 0;
   #eof: boolean;
   readonly #scan = new ObjectScan();
+  #pacedAt = 0;
   readonly #work: ReadWork;
 
   /**
@@ -104,6 +107,18 @@ export class StreamReader {
   /** Bytes buffered but not consumed yet. */
   get buffered(): number {
     return this.#end - this.#start;
+  }
+
+  /**
+   * Over bytes in memory, let the event loop run (timers, sockets) once per
+   * {@linkcode PACE_BYTES} consumed: nothing else would while a 20 MiB decrypted message is
+   * decoded. Off a connection, each chunk read already does.
+   */
+  async pace(): Promise<void> {
+    if (this.#conn !== null) return;
+    if (this.#start - this.#pacedAt < PACE_BYTES) return;
+    this.#pacedAt = this.#start;
+    await new Promise((resolve) => setTimeout(resolve, 0));
   }
 
   /** Stop the deadline clock. Call once the message is read (or abandoned). */

@@ -570,6 +570,21 @@ describe("linear reading (the decoder sees each object once)", () => {
     assert.equal(await outcome(decodeStreamMessage(deep(32), acceptor)), "bad-field");
   });
 
+  test("a big push/pull decoded from memory lets timers run meanwhile", T, async () => {
+    const states = Array.from({ length: 20_000 }, (_, i) => ({ ...NODE_A, name: `n-${i}` }));
+    const bytes = await encodeStreamMessage(
+      { type: "pushPull", join: false, states, userState: new Uint8Array(0) },
+      { side: "dialer" },
+    );
+    let decoding = true;
+    let ranDuring = false;
+    setTimeout(() => (ranDuring = decoding), 0);
+    const got = await decodeStreamMessage(bytes, acceptor);
+    decoding = false;
+    assert.equal(got.type === "pushPull" && got.states.length, 20_000);
+    assert.equal(ranDuring, true);
+  });
+
   test("bytes that already prove a request bad win over the deadline", T, async () => {
     const bytes = hex(
       "06 83 a4 4a 6f 69 6e c3 a5 4e 6f 64 65 73 01 ac 55 73 65 72 53 74 61 74 65 4c 65 6e 00 83 a5 53 74 61 74 65 09",
