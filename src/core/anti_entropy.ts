@@ -16,6 +16,8 @@ import {
   nextSeq,
   packerFor,
   pingFrom,
+  replyAddress,
+  sameAddress,
 } from "./context.ts";
 import { type MemberRecord, STATE_CODE, StateCode } from "./member.ts";
 import type { NodeState, Ping, PushPull } from "./messages.ts";
@@ -24,6 +26,20 @@ import type { Rumours } from "./rumours.ts";
 import { compatibleVersions } from "./versions.ts";
 
 const NO_USER_STATE = new Uint8Array(0);
+/** Announces awaiting proof at once, at most (the oldest is forgotten). */
+const MAX_CHALLENGES = 64;
+/** Proven announcer addresses remembered, at most. */
+const MAX_PROVEN = 4096;
+
+/** An announce, where it came from, and where its answers go. */
+export interface Announce {
+  /** The announce's ping. */
+  readonly ping: Ping;
+  /** The datagram's sender. */
+  readonly from: PeerAddress;
+  /** Where the announcer asked to be answered. */
+  readonly to: PeerAddress;
+}
 
 const MAX_FEED_PACKETS = 64;
 const FEED_WINDOW = 1000;
@@ -69,10 +85,77 @@ export class AntiEntropy {
     return this.#joined;
   }
 
-  /** An ack arrived: if it answers one of our join announces, the seed's feed is on its way. */
-  onAck(seqNo: number): void {
+  /**
+   * An ack arrived. If it answers one of our join announces, the seed's feed is on its way. If
+   * it answers one of our challenges, the announcer's address is proven: its feed goes out,
+   * and the announce is returned, to be acked now.
+   */
+  onAck(seqNo: number): Announce | undefined {
     if (this.#joinSeqs.has(seqNo)) this.#settleJoin();
+    const announce = this.#challenged.get(seqNo);
+    if (announce === undefined) return undefined;
+    this.#challenged.delete(seqNo);
+    this.prove(announce.to);
+    return this.#feedFor(announce) ? announce : undefined;
   }
+
+  /** Something at `address` answered a ping of ours: announces from there need no challenge. */
+  prove(address: PeerAddress): void {
+    const key = `${address.host}:${address.port}`;
+    if (this.#proven.has(key)) return;
+    if (this.#proven.size >= MAX_PROVEN) this.#proven.clear();
+    this.#proven.set(key, -Infinity);
+  }
+
+  /**
+   * An announce (protocol.md §13.1). Our table goes only to an address that proved it is the
+   * announcer's: the datagram's own source (an unprivileged sender cannot forge it), or an
+   * address that acked a ping of ours. An announce asking to be answered elsewhere gets a bare
+   * challenge ping there, and the feed follows its ack (see {@linkcode AntiEntropy.onAck}), so
+   * a forged `SourceAddr` reflects one small ping, not our table. A proven address gets a feed
+   * at most once per probe interval.
+   * True when the feed went out now and the announce should be acked.
+   */
+  onAnnounce(ping: Ping, from: PeerAddress): boolean {
+    const announce: Announce = { ping, from, to: replyAddress(ping, from) };
+    if (
+      sameAddress(announce.to, from) || this.#proven.has(`${announce.to.host}:${announce.to.port}`)
+    ) return this.#feedFor(announce);
+    const seqNo = 1 + randomInt(this.#ctx.rng, 0xffff_fffe);
+    if (this.#challenged.size >= MAX_CHALLENGES) {
+      this.#challenged.delete(this.#challenged.keys().next().value!);
+    }
+    this.#challenged.set(seqNo, announce);
+    this.#ctx.stats.challenges++;
+    const member = this.#announcer(ping);
+    const packer = packerFor(this.#ctx, member);
+    packer.add(this.#ctx.codec.encode(pingFrom(this.#ctx.self, seqNo, ping.sourceNode ?? "")));
+    this.#ctx.out.send(announce.to, packer.finish());
+    return false;
+  }
+
+  #announcer(ping: Ping): MemberRecord | undefined {
+    return ping.sourceNode ? this.#ctx.table.get(ping.sourceNode) : undefined;
+  }
+
+  /** The feed for a proven announce, once per probe interval per address. */
+  #feedFor(announce: Announce): boolean {
+    const key = `${announce.to.host}:${announce.to.port}`;
+    const now = this.#ctx.now();
+    if (now - (this.#proven.get(key) ?? -Infinity) < this.#ctx.cfg.probeInterval) {
+      this.#ctx.stats.feedsDropped++;
+      return false;
+    }
+    if (!this.sendFeed(announce.to, this.#announcer(announce.ping))) return false;
+    this.#proven.set(key, now);
+    return true;
+  }
+
+  /** Announces waiting for their address to be proven, by challenge sequence number. */
+  readonly #challenged = new Map<number, Announce>();
+
+  /** Proven addresses → when we last fed them. */
+  readonly #proven = new Map<string, number>();
 
   #settleJoin(): void {
     this.#joined = true;

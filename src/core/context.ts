@@ -199,6 +199,11 @@ export function liveAt(ctx: Context, to: PeerAddress): boolean {
   return false;
 }
 
+/** Do `a` and `b` name the same host and port? */
+export function sameAddress(a: PeerAddress, b: PeerAddress): boolean {
+  return a.port === b.port && a.host === b.host;
+}
+
 /** A member's address. */
 export function addressOf(m: MemberRecord): PeerAddress {
   return { host: m.host, port: m.port };

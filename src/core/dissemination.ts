@@ -10,7 +10,7 @@
 import type { PeerAddress } from "./address.ts";
 import { BroadcastQueue, retransmitLimit } from "./broadcasts.ts";
 import type { Packer } from "./codec.ts";
-import { addressOf, type Context, datagramBudget, packerFor } from "./context.ts";
+import { addressOf, type Context, datagramBudget, packerFor, sameAddress } from "./context.ts";
 import { isActive, type MemberRecord } from "./member.ts";
 import type { Alive, Dead, Message, Suspect } from "./messages.ts";
 
@@ -94,19 +94,28 @@ export class Dissemination {
 
   /**
    * Send `message` to a member or address, filling the rest of the datagram with queued
-   * rumours when `piggyback` (protocol.md §11.3). `member` is who we know at an address.
+   * rumours when `piggyback` (protocol.md §11.3). `member` is the member the message is for,
+   * if we know one; `sender`, the source of the datagram this answers. Rumours ride only to
+   * a verified address: that sender itself, or a member we know at that very address. A reply
+   * to an address a packet merely claims stays bare, so it cannot be turned into a flood at a
+   * third party (protocol.md §20).
    */
   sendTo(
     to: MemberRecord | PeerAddress,
     message: Message,
     piggyback: boolean,
     member?: MemberRecord,
+    sender?: PeerAddress,
   ): void {
     const target = "name" in to ? to : member;
     const address = "name" in to ? addressOf(to) : to;
     const packer = packerFor(this.#ctx, target);
     packer.add(this.#ctx.codec.encode(message));
-    if (piggyback && (this.#queue.size > 0 || this.#userQueue.size > 0)) this.#fill(packer);
+    const verified = (sender !== undefined && sameAddress(sender, address)) ||
+      (target !== undefined && sameAddress(target, address));
+    if (piggyback && verified && (this.#queue.size > 0 || this.#userQueue.size > 0)) {
+      this.#fill(packer);
+    }
     this.#ctx.out.send(address, packer.finish());
   }
 }

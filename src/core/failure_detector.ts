@@ -17,6 +17,7 @@ import {
   relayKey,
   replyAddress,
   safeIp,
+  sameAddress,
   scaled,
 } from "./context.ts";
 import type { Dissemination } from "./dissemination.ts";
@@ -42,6 +43,8 @@ interface Probe {
 interface Relay {
   readonly requesterSeq: number;
   readonly requester: PeerAddress;
+  /** The datagram's source: answers to it are verified (see `Dissemination.sendTo`). */
+  readonly sender: PeerAddress;
   readonly nack: boolean;
 }
 
@@ -206,7 +209,7 @@ export class FailureDetector {
     const ack = this.answerPing(p);
     if (!ack) return;
     const member = p.sourceNode ? this.#ctx.table.get(p.sourceNode) : undefined;
-    this.#diss.sendTo(replyAddress(p, from), ack, true, member);
+    this.#diss.sendTo(replyAddress(p, from), ack, true, member, from);
   }
 
   onIndirectPing(req: IndirectPing, from: PeerAddress): void {
@@ -220,6 +223,7 @@ export class FailureDetector {
     this.#relays.set(seqNo, {
       requesterSeq: req.seqNo,
       requester: replyAddress(req, from),
+      sender: from,
       nack: req.nack,
     });
     const target = { host, port: req.port || this.#ctx.self.port };
@@ -237,7 +241,11 @@ export class FailureDetector {
     );
   }
 
-  onAck(ack: Ack): void {
+  /**
+   * An ack from `from`. Returns the probed address when it is the direct ack of our probe,
+   * which proves the member answers there.
+   */
+  onAck(ack: Ack, from: PeerAddress): PeerAddress | undefined {
     const probe = this.#probe;
     if (probe && probe.seqNo === ack.seqNo) {
       if (!probe.acked) {
@@ -247,16 +255,19 @@ export class FailureDetector {
         this.#ctx.stats.lastProbeRtt = this.#ctx.now() - probe.startedAt;
         observeRtt(this.#ctx.stats.probeRtt, this.#ctx.stats.lastProbeRtt);
       }
-      return;
+      return sameAddress(from, probe.to) ? probe.to : undefined;
     }
     const relay = this.#relays.get(ack.seqNo);
-    if (!relay) return;
+    if (!relay) return undefined;
     this.#endRelay(ack.seqNo);
     this.#diss.sendTo(
       relay.requester,
       { type: "ack", seqNo: relay.requesterSeq, payload: null },
       true,
+      undefined,
+      relay.sender,
     );
+    return undefined;
   }
 
   onNack(nack: Nack): void {
@@ -272,7 +283,13 @@ export class FailureDetector {
     if (!relay) return;
     this.#endRelay(seqNo);
     if (relay.nack) {
-      this.#diss.sendTo(relay.requester, { type: "nack", seqNo: relay.requesterSeq }, true);
+      this.#diss.sendTo(
+        relay.requester,
+        { type: "nack", seqNo: relay.requesterSeq },
+        true,
+        undefined,
+        relay.sender,
+      );
     }
   }
 

@@ -199,7 +199,7 @@ export class Rumours {
       ? { type: "dead", incarnation: m.incarnation, node: m.name, from: self }
       : { type: "suspect", incarnation: m.incarnation, node: m.name, from: self };
     const to = { host: safeIp(a.addr) || m.host, port: a.port };
-    this.#diss.sendTo(to, view, true, m);
+    this.#diss.sendTo(to, view, true, m, from);
   }
 
   /** A suspect claim, from a datagram sent by `from`, a merge, or our own failed probe. */
@@ -402,7 +402,7 @@ export class Rumours {
     if (this.#answered.size > 4096) this.#answered.clear();
     this.#answered.set(key, now);
     this.#ctx.stats.staleAnswered++;
-    this.#diss.sendTo(to, aliveRumour(m), true);
+    this.#diss.sendTo(to, aliveRumour(m), true, undefined, to);
   }
 
   /** Greeting budget: tokens left, and when they were last topped up. */

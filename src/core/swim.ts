@@ -33,7 +33,6 @@ import {
   hasPeers,
   memberAt,
   Outbox,
-  replyAddress,
   safeIp,
   TimerTokens,
 } from "./context.ts";
@@ -402,21 +401,18 @@ export class Swim {
   #dispatch(m: Message, from: PeerAddress): void {
     switch (m.type) {
       case "ping":
-        // An announce is acked only if our table went out with the ack (see AntiEntropy.join).
-        if (
-          this.#ae.isAnnounce(m) &&
-          !this.#ae.sendFeed(
-            replyAddress(m, from),
-            m.sourceNode ? this.#ctx.table.get(m.sourceNode) : undefined,
-          )
-        ) return;
-        this.#fd.onPing(m, from);
+        // An announce is acked only once our table went out to it (see AntiEntropy.join).
+        if (!this.#ae.isAnnounce(m) || this.#ae.onAnnounce(m, from)) this.#fd.onPing(m, from);
         return;
       case "indirectPing":
         return this.#fd.onIndirectPing(m, from);
-      case "ack":
-        this.#ae.onAck(m.seqNo);
-        return this.#fd.onAck(m);
+      case "ack": {
+        const announce = this.#ae.onAck(m.seqNo);
+        if (announce) this.#fd.onPing(announce.ping, announce.from);
+        const probed = this.#fd.onAck(m, from);
+        if (probed) this.#ae.prove(probed);
+        return;
+      }
       case "nack":
         return this.#fd.onNack(m);
       case "alive":

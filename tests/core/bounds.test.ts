@@ -126,3 +126,24 @@ test("an alive without Vsn is held with legacy versions, so our push/pull still 
   for (const s of reply.states) assert.equal(s.vsn.length, 6, s.name);
   assert.ok(encodeStreamBody(reply).length > 0);
 });
+
+test("no amplification: an ack to an address the ping merely claims carries no rumours", () => {
+  const { swim, feed } = node();
+  for (let i = 0; i < 10; i++) {
+    feed([alive(`m${i}`, 1, { addr: new Uint8Array([127, 0, 0, 20 + i]) })]);
+  }
+  const ping = (sourceAddr: Uint8Array): Message => ({
+    type: "ping",
+    seqNo: 5,
+    node: "me",
+    sourceAddr,
+    sourcePort: 7946,
+    sourceNode: "attacker",
+  });
+  const parts = (effects: Effect[]) =>
+    effects.flatMap((e) => e.type === "send" ? [memberlistCodec.decodePacket(e.bytes).length] : []);
+  // Answered where it came from: the rumours ride along.
+  assert.ok(parts(feed([ping(new Uint8Array([127, 0, 0, 9]))]))[0] > 1);
+  // Answered at a third party's address: the bare ack only.
+  assert.deepEqual(parts(feed([ping(new Uint8Array([127, 0, 0, 77]))])), [1]);
+});

@@ -46,7 +46,7 @@ function announce(from: number): Uint8Array {
 }
 
 describe("joining", () => {
-  test("a seed answers an announce with its table and an ack, and refuses both past its feed limit", () => {
+  test("a seed answers an announce from its own address with its table and an ack, within its feed limit", () => {
     const { swim } = swimAt("seed", "10.0.0.1");
     const acked: boolean[] = [];
     for (let i = 1; i <= 20; i++) {
@@ -59,6 +59,64 @@ describe("joining", () => {
     assert.equal(acked.filter(Boolean).length, 16, "16 feeds per second");
     assert.deepEqual(acked.slice(16), [false, false, false, false]);
     assert.equal(swim.stats.feedsDropped, 4);
+    assert.equal(swim.stats.challenges, 0);
+  });
+
+  test("an announce asking to be answered elsewhere is challenged there; the proof brings the table and the ack", () => {
+    const { swim } = swimAt("seed", "10.0.0.1");
+    const acked: boolean[] = [];
+    for (let i = 1; i <= 20; i++) {
+      const from = { host: `10.0.4.${i}`, port: 7946 }; // SourceAddr says 10.0.1.i
+      const first = sent(swim.handlePacket(announce(i), from));
+      // One bare ping to the claimed address: no table, no ack yet.
+      assert.equal(first.length, 1, `announce ${i}: one challenge`);
+      assert.equal(first[0].to, `10.0.1.${i}`);
+      const [challenge] = first[0].msgs;
+      assert.ok(challenge.type === "ping" && challenge.node === `j${i}`);
+      const ack = memberlistCodec.frame([
+        memberlistCodec.encode({ type: "ack", seqNo: challenge.seqNo, payload: null }),
+      ]);
+      const out = sent(swim.handlePacket(ack, { host: `10.0.1.${i}`, port: 7946 }));
+      const acking = out.some((p) => p.msgs.some((m) => m.type === "ack" && m.seqNo === 77));
+      const fed = out.some((p) => p.msgs.some((m) => m.type === "alive" && m.node === "seed"));
+      assert.equal(acking, fed, `announce ${i}: an ack must come with the table and only with it`);
+      acked.push(acking);
+    }
+    assert.equal(acked.filter(Boolean).length, 16, "16 feeds per second");
+    assert.deepEqual(acked.slice(16), [false, false, false, false]);
+    assert.equal(swim.stats.feedsDropped, 4);
+    assert.equal(swim.stats.challenges, 20);
+  });
+
+  test("an announce with a forged source gets one small ping (under 2× the request), never the table", () => {
+    const { swim } = swimAt("seed", "10.0.0.1");
+    for (let i = 0; i < 40; i++) {
+      swim.handlePacket(
+        memberlistCodec.frame([memberlistCodec.encode({
+          type: "alive",
+          node: `fake${i}`,
+          incarnation: 1,
+          addr: new Uint8Array([10, 0, 2, i]),
+          port: 7946,
+          meta: new Uint8Array(200),
+          vsn: new Uint8Array([1, 5, 2, 0, 0, 0]),
+        })]),
+        { host: "10.0.2.250", port: 7946 },
+      );
+    }
+    const request = announce(9); // SourceAddr 10.0.1.9, the victim; sent from 10.0.3.3
+    const out = swim.handlePacket(request, { host: "10.0.3.3", port: 7946 });
+    const bytes = out.flatMap((e) => e.type === "send" ? [e.bytes.length] : []);
+    assert.equal(bytes.length, 1, "one datagram to the victim");
+    assert.ok(
+      bytes[0] < 2 * request.length,
+      `${bytes[0]} B answer to a ${request.length} B request`,
+    );
+    // An ack for a challenge nobody sent proves nothing.
+    const guess = memberlistCodec.frame([
+      memberlistCodec.encode({ type: "ack", seqNo: 1, payload: null }),
+    ]);
+    assert.deepEqual(sent(swim.handlePacket(guess, { host: "10.0.3.3", port: 7946 })), []);
   });
 
   test("a joiner retries until an ack to its announce (a feed) arrives, then stops", () => {
