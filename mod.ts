@@ -63,7 +63,12 @@ export {
 export { type SuspicionBounds, suspicionBounds } from "./src/core/suspicion.ts";
 export { retransmitLimit } from "./src/core/broadcasts.ts";
 export { type Rng, seededRng } from "./src/core/rng.ts";
-export { type CoreStats, RTT_BUCKETS, type RttHistogram } from "./src/core/stats.ts";
+export {
+  type CoreStats,
+  type RefusalKind,
+  RTT_BUCKETS,
+  type RttHistogram,
+} from "./src/core/stats.ts";
 export {
   AddressError,
   bytesToIp,

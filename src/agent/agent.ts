@@ -64,6 +64,10 @@ export interface AgentOptions {
   readonly http?: string;
   /** Token required by the API's mutating routes (then callers need not be on loopback). */
   readonly httpToken?: string;
+  /** Host names the API answers besides loopback names and IP literals (DNS-rebinding guard). */
+  readonly httpAllowedHosts?: readonly string[];
+  /** With a token, require it for reads too (default true). */
+  readonly httpAuthenticateReads?: boolean;
   /** Datagram transport (default: the runtime's, see `agentTransports`). */
   readonly transport?: DatagramBinder;
   /** Stream (TCP) transport, or `false` for datagrams only (default: the runtime's). */
@@ -165,6 +169,8 @@ export async function startAgent(options: AgentOptions): Promise<Agent> {
         view: node,
         tracker,
         token: options.httpToken || undefined,
+        allowedHosts: options.httpAllowedHosts,
+        authenticateReads: options.httpAuthenticateReads,
         healthIntervalMs: options.healthIntervalMs,
         onLeft: () => void shutdown(),
       });

@@ -5,7 +5,7 @@
  */
 
 import type { DecodeErrorKind } from "../core/codec.ts";
-import { RTT_BUCKETS } from "../core/stats.ts";
+import { type RefusalKind, RTT_BUCKETS } from "../core/stats.ts";
 import { countByState, findHealthScore, MEMBER_STATES } from "./health.ts";
 import { REFUSAL_REASONS, type RefusalReason } from "./responses.ts";
 import type { ClusterView } from "./view.ts";
@@ -41,7 +41,10 @@ const DECODE_ERROR_KINDS: readonly DecodeErrorKind[] = [
   "too-many-parts",
   "bad-label",
   "decrypt-failed",
+  "overloaded",
 ];
+
+const REFUSAL_KINDS: readonly RefusalKind[] = ["table-full", "rate", "name", "meta", "address"];
 
 /** Escape a label value: backslash, double quote and newline. */
 function labelValue(v: string): string {
@@ -135,6 +138,33 @@ export function renderMetrics(view: ClusterView, http?: HttpStats): string {
     "shoal_join_retries_total",
     "Join announces repeated before a full state arrived.",
     core.joinRetries,
+  );
+  out.metric(
+    "shoal_members_refused_total",
+    "counter",
+    "New members refused, by reason (table full, sender rate, name, metadata, address).",
+    REFUSAL_KINDS.map((k) => [{ reason: k }, core.membersRefused[k] ?? 0]),
+  );
+  c(
+    "shoal_implausible_claims_total",
+    "Claims refused for an implausible incarnation jump.",
+    core.implausibleClaims,
+  );
+  c(
+    "shoal_packets_refused_total",
+    "Datagrams dropped because their sender is outside allowedCidrs.",
+    core.packetsRefused,
+  );
+  c(
+    "shoal_announce_challenges_total",
+    "Announces from unproven addresses answered with a challenge ping.",
+    core.challenges,
+  );
+  c("shoal_conflicts_total", "Alive messages refused: the name is held elsewhere.", core.conflicts);
+  c(
+    "shoal_relays_dropped_total",
+    "Indirect probes refused: too many in flight.",
+    core.relaysDropped,
   );
   const score = findHealthScore(view);
   out.metric(

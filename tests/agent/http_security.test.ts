@@ -14,6 +14,7 @@ import { type Api, type ApiOptions, createApi } from "../../src/http/api.ts";
 import { type HttpServer, serveHttp } from "../../src/http/server.ts";
 import { ChangeTracker } from "../../src/http/tracker.ts";
 import { agentCommand, agentOptions } from "../../src/cli/commands/agent.ts";
+import { startAgent } from "../../src/agent/agent.ts";
 import { UsageError } from "../../src/cli/usage.ts";
 import { FAST } from "../node/helpers.ts";
 import { eventually } from "./helpers.ts";
@@ -479,4 +480,24 @@ describe("HTTP API security", { timeout: 180_000 }, () => {
       );
     });
   });
+});
+
+test("an agent passes its allowed hosts and read protection on to the API", async () => {
+  const agent = await startAgent({
+    name: "hosts",
+    bind: "127.0.0.1:0",
+    http: "127.0.0.1:0",
+    httpToken: "t0ken",
+    httpAllowedHosts: ["shoal.test"],
+    httpAuthenticateReads: false,
+  });
+  try {
+    const port = agent.http!.port;
+    const ok = await raw(port, req("GET", "/v1/members", "shoal.test", ["Connection: close"]));
+    assert.equal(ok.status, 200, "an allowed name, and reads open although a token is set");
+    const other = await raw(port, req("GET", "/v1/members", "evil.test", ["Connection: close"]));
+    assert.equal(other.status, 421);
+  } finally {
+    await agent.shutdown({ leave: false });
+  }
 });
