@@ -425,7 +425,7 @@ export interface ChurnResult {
   readonly kills: number;
   /** `dead` events about a life that was running at the time. */
   readonly falseDeaths: SeenEvent[];
-  /** Per kill, from the close until every member up throughout declared it dead. */
+  /** Per kill, from the close until every member up since declared it dead (within downMs). */
   readonly detectionMs: number[];
   /** Kills not detected by everyone before the restart. */
   readonly undetected: number;
@@ -462,6 +462,7 @@ export async function churnScenario(o: ChurnOptions): Promise<ChurnResult> {
       from: 0,
     }));
     const down = new Set<string>();
+    const lastKill = new Map<string, number>();
     const detectionMs: number[] = [];
     let undetected = 0, kills = 0;
     const end = Date.now() + o.durationMs;
@@ -472,12 +473,15 @@ export async function churnScenario(o: ChurnOptions): Promise<ChurnResult> {
       const tKill = Date.now();
       host.send(`close ${victim}`);
       kills++;
+      lastKill.set(victim, tKill);
       down.add(victim);
       lives.find((l) => l.name === victim && l.to === undefined)!.to = tKill;
       const witnesses = names.filter((n) => !down.has(n));
       void (async () => {
         await sleep(o.downMs);
-        const dead = witnesses.map((w) =>
+        // Witnesses: members up from this kill until now (one killed meanwhile cannot tell).
+        const up = witnesses.filter((w) => (lastKill.get(w) ?? 0) <= tKill);
+        const dead = up.map((w) =>
           host.events.find((e) =>
             e.observer === w && e.member === victim && e.type === "dead" && e.t >= tKill
           )?.t

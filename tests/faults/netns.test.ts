@@ -59,7 +59,7 @@ function scenarios(): Runs {
     lossScenario({ members: 20, lossPct: 20, lossMs: 120_000, detectBoundMs: 90_000, log });
   const partition = () =>
     partitionScenario({ members: 10, splitMs: 60_000, healBoundMs: 120_000, log });
-  const stall = () => stallScenario({ members: 5, stopMs: 5000, watchMs: 15_000, log });
+  const stall = () => stallScenario({ members: 20, stopMs: 5000, watchMs: 15_000, log });
   if (process.env.SHOAL_FAULTS_SEQUENTIAL === "1") {
     const l = loss();
     const p = l.catch(() => {}).then(partition);
