@@ -119,6 +119,10 @@ export interface NodeStats {
   readonly streams?: StreamStats;
   /** Exceptions caught in the receive or timer path (should stay 0). */
   readonly internalErrors: number;
+  /** Membership events dropped from `events()` subscriptions that fell 65,536 behind. */
+  readonly eventsDropped: number;
+  /** User messages dropped from `messages()` subscriptions that fell 4,096 behind. */
+  readonly messagesDropped: number;
   /** Datagrams being opened (absent without keys or a label). */
   readonly decrypts?: {
     /** Opening now. */
@@ -147,7 +151,8 @@ export class ShoalNode implements AsyncDisposable {
   readonly #swim: Swim;
   readonly #transport: DatagramTransport;
   readonly #hub = new EventHub<MembershipEvent>();
-  readonly #messages = new EventHub<UserMessageEvent>();
+  /** User messages arrive from the network: a reader that stops keeps the latest 4,096. */
+  readonly #messages = new EventHub<UserMessageEvent>(4096);
   readonly #security: PacketSecurity;
   readonly #streams: StreamEndpoint | undefined;
   /** The keyring, when the node encrypts: add, use and remove keys at run time. */
@@ -262,7 +267,8 @@ export class ShoalNode implements AsyncDisposable {
 
   /**
    * Membership events from now on: `join | update | suspect | alive | leave | dead`. Each call
-   * is an independent subscription that ends when the node closes; none is dropped.
+   * is an independent subscription that ends when the node closes; none is dropped unless it
+   * falls 65,536 events behind (counted in `stats().eventsDropped`).
    */
   events(): AsyncIterableIterator<MembershipEvent> {
     return this.#hub.subscribe();
@@ -370,6 +376,8 @@ export class ShoalNode implements AsyncDisposable {
       queueDepth: this.#swim.queueDepth,
       streams: this.#streams?.stats,
       internalErrors: this.#internalErrors,
+      eventsDropped: this.#hub.dropped,
+      messagesDropped: this.#messages.dropped,
       decrypts: this.#security.active
         ? { inFlight: this.#decrypting, peak: this.#decryptPeak, limit: this.#maxDecrypts }
         : undefined,
