@@ -197,6 +197,26 @@ export function renderMetrics(view: ClusterView, http?: HttpStats): string {
     c("shoal_push_pulls_total", "Full-state push/pull exchanges completed (TCP).", n("pushPulls"));
     c("shoal_push_pull_errors_total", "Push/pull exchanges that failed.", n("pushPullErrors"));
     c("shoal_stream_serve_errors_total", "Inbound streams not read or answered.", n("serveErrors"));
+    c(
+      "shoal_stream_timeouts_total",
+      "Inbound exchanges cut by their deadline.",
+      n("serveTimeouts"),
+    );
+    c("shoal_stream_busy_total", "Inbound connections refused: every slot busy.", n("busyRefused"));
+    c(
+      "shoal_stream_idle_closed_total",
+      "Inbound connections that sent nothing in time.",
+      n("idleClosed"),
+    );
+    c("shoal_stream_idle_evicted_total", "Idle connections closed to make room.", n("idleEvicted"));
+    c(
+      "shoal_stream_rejected_total",
+      "Inbound connections refused: the listener was full.",
+      n("connectionsRejected"),
+    );
+    out.metric("shoal_stream_exchanges", "gauge", "Inbound exchanges in progress.", [
+      [{}, n("inFlight")],
+    ]);
   }
 
   if (http) {

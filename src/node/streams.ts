@@ -56,6 +56,8 @@ export interface StreamStats {
   connectionsRejected: number;
   /** Reliable user messages sent that failed. */
   userErrors: number;
+  /** Exceptions caught in a stream callback (should stay 0). */
+  internalErrors: number;
 }
 
 /** What the stream side needs from the node. */
@@ -103,6 +105,7 @@ export class StreamEndpoint {
     serveTimeouts: 0,
     busyRefused: 0,
     userErrors: 0,
+    internalErrors: 0,
   };
 
   /** An endpoint on `binder` for `host`; call {@linkcode StreamEndpoint.listen}. */
@@ -155,7 +158,8 @@ export class StreamEndpoint {
             }
             if (outcome.error !== undefined) c.serveErrors++;
             else if (outcome.request?.type === "pushPull") c.pushPulls++;
-          });
+          })
+          .catch(() => c.internalErrors++);
       },
     });
   }
@@ -177,7 +181,8 @@ export class StreamEndpoint {
         const seqNo = effect.ping.seqNo;
         streamRequest(this.#binder, effect.to, effect.ping, this.#options(effect.timeout))
           .then(() => true, () => false)
-          .then((ok) => this.#host.apply(swim.handleStreamPingResult(seqNo, ok)));
+          .then((ok) => this.#host.apply(swim.handleStreamPingResult(seqNo, ok)))
+          .catch(() => c.internalErrors++);
         break;
       }
       case "userStream":
