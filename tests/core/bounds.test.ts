@@ -128,7 +128,7 @@ test("an alive without Vsn is held with legacy versions, so our push/pull still 
 });
 
 test("no amplification: an ack to an address the ping merely claims carries no rumours", () => {
-  const { swim, feed } = node();
+  const { feed } = node();
   for (let i = 0; i < 10; i++) {
     feed([alive(`m${i}`, 1, { addr: new Uint8Array([127, 0, 0, 20 + i]) })]);
   }
