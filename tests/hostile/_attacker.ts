@@ -88,8 +88,7 @@ export class Attacker {
    */
   async pingForAck(to: PeerAddress, name: string, seqNo: number, timeoutMs = 3000) {
     const end = Date.now() + timeoutMs;
-    const acked = () =>
-      this.messages().some((m) => m.type === "ack" && m.seqNo === seqNo);
+    const acked = () => this.messages().some((m) => m.type === "ack" && m.seqNo === seqNo);
     await this.send(to, packet([ping(seqNo, name)]));
     while (Date.now() < end) {
       if (acked()) return true;

@@ -18,103 +18,116 @@ const MIB = 1024 * 1024;
 const at = (n: ShoalNode) => ({ host: "127.0.0.1", port: n.address.port });
 const inPackets = (n: ShoalNode) => () => n.stats().core.packetsIn;
 
-test("flood with a small maxMembers: the table stays bounded, a killed member is detected", T, async () => {
-  const maxMembers = 64;
-  const config = { ...FAST, maxMembers };
-  const nodes: ShoalNode[] = [];
-  const attackers: Attacker[] = [];
-  try {
-    nodes.push(...await startCluster(4, "fs", { config }));
-    const [a, , , d] = nodes;
-    const names = nodes.map((n) => n.name);
-    await waitFor(() => allSeeAlive(nodes, names), 10_000, "the cluster to form");
+test(
+  "flood with a small maxMembers: the table stays bounded, a killed member is detected",
+  T,
+  async () => {
+    const maxMembers = 64;
+    const config = { ...FAST, maxMembers };
+    const nodes: ShoalNode[] = [];
+    const attackers: Attacker[] = [];
+    try {
+      nodes.push(...await startCluster(4, "fs", { config }));
+      const [a, , , d] = nodes;
+      const names = nodes.map((n) => n.name);
+      await waitFor(() => allSeeAlive(nodes, names), 10_000, "the cluster to form");
 
-    // 600 datagrams of 22 alives from one socket, then 100 × 22 from each of three more ports.
-    const main = await Attacker.bind();
-    attackers.push(main);
-    await flood(main, at(a), aliveFlood(600, 22, "fake"), { received: inPackets(a) });
-    for (let p = 0; p < 3; p++) {
-      const extra = await Attacker.bind();
-      attackers.push(extra);
-      await flood(extra, at(a), aliveFlood(100, 22, `port${p}`), { received: inPackets(a) });
-    }
-    for (const n of nodes) {
-      assert.ok(n.members().length <= maxMembers, `${n.name}: ${n.members().length} members`);
-    }
-    const refused = a.stats().core.membersRefused;
-    assert.ok((refused["table-full"] ?? 0) > 10_000, JSON.stringify(refused));
-    assert.ok(await main.pingForAck(at(a), a.name, 77), "the attacked node answers a ping");
+      // 600 datagrams of 22 alives from one socket, then 100 × 22 from each of three more ports.
+      const main = await Attacker.bind();
+      attackers.push(main);
+      await flood(main, at(a), aliveFlood(600, 22, "fake"), { received: inPackets(a) });
+      for (let p = 0; p < 3; p++) {
+        const extra = await Attacker.bind();
+        attackers.push(extra);
+        await flood(extra, at(a), aliveFlood(100, 22, `port${p}`), { received: inPackets(a) });
+      }
+      for (const n of nodes) {
+        assert.ok(n.members().length <= maxMembers, `${n.name}: ${n.members().length} members`);
+      }
+      const refused = a.stats().core.membersRefused;
+      assert.ok((refused["table-full"] ?? 0) > 10_000, JSON.stringify(refused));
+      assert.ok(await main.pingForAck(at(a), a.name, 77), "the attacked node answers a ping");
 
-    // Kill d (no leave): the attacked node must suspect it, then declare it dead.
-    const seen: { type: string; at: number }[] = [];
-    const off = a.onEvent((e: MembershipEvent) => {
-      if (e.member.name === d.name) seen.push({ type: e.type, at: Date.now() });
-    });
-    const killed = Date.now();
-    await d.close();
-    // A full table of maxMembers is probed round-robin: one cycle, the probe timeout, and the
-    // longest suspicion (suspicionMaxTimeoutMult · suspicionMult · log10(n) · probeInterval).
-    const cycle = maxMembers * FAST.probeInterval! + FAST.probeTimeout!;
-    const suspicionMax = 6 * FAST.suspicionMult! * Math.log10(maxMembers) * FAST.probeInterval!;
-    const margin = 3000;
-    await waitFor(
-      () => a.member(d.name)?.state === "dead" || a.member(d.name) === undefined,
-      cycle + suspicionMax + 2 * margin,
-      "the killed member to be declared dead",
-    );
-    off();
-    const suspect = seen.find((e) => e.type === "suspect");
-    const deadAt = seen.find((e) => e.type === "dead");
-    assert.ok(suspect && deadAt, JSON.stringify(seen));
-    assert.ok(suspect.at - killed <= cycle + margin, `suspected after ${suspect.at - killed} ms`);
-    assert.ok(deadAt.at - suspect.at <= suspicionMax + margin, `dead ${deadAt.at - suspect.at} ms later`);
-    console.log(
-      `flood(maxMembers ${maxMembers}): table ${a.members().length}, refused ` +
-        `${JSON.stringify(refused)}; killed member suspect after ${suspect.at - killed} ms, ` +
+      // Kill d (no leave): the attacked node must suspect it, then declare it dead.
+      const seen: { type: string; at: number }[] = [];
+      const off = a.onEvent((e: MembershipEvent) => {
+        if (e.member.name === d.name) seen.push({ type: e.type, at: Date.now() });
+      });
+      const killed = Date.now();
+      await d.close();
+      // A full table of maxMembers is probed round-robin: one cycle, the probe timeout, and the
+      // longest suspicion (suspicionMaxTimeoutMult · suspicionMult · log10(n) · probeInterval).
+      const cycle = maxMembers * FAST.probeInterval! + FAST.probeTimeout!;
+      const suspicionMax = 6 * FAST.suspicionMult! * Math.log10(maxMembers) * FAST.probeInterval!;
+      const margin = 3000;
+      await waitFor(
+        () => a.member(d.name)?.state === "dead" || a.member(d.name) === undefined,
+        cycle + suspicionMax + 2 * margin,
+        "the killed member to be declared dead",
+      );
+      off();
+      const suspect = seen.find((e) => e.type === "suspect");
+      const deadAt = seen.find((e) => e.type === "dead");
+      assert.ok(suspect && deadAt, JSON.stringify(seen));
+      assert.ok(suspect.at - killed <= cycle + margin, `suspected after ${suspect.at - killed} ms`);
+      assert.ok(
+        deadAt.at - suspect.at <= suspicionMax + margin,
         `dead ${deadAt.at - suspect.at} ms later`,
-    );
-    assert.ok(await main.pingForAck(at(a), a.name, 78), "still answering pings");
-    assert.equal(a.stats().internalErrors, 0);
-  } finally {
-    await Promise.all(attackers.map((x) => x.close()));
-    await Promise.all(nodes.map((n) => n.close()));
-  }
-});
+      );
+      console.log(
+        `flood(maxMembers ${maxMembers}): table ${a.members().length}, refused ` +
+          `${JSON.stringify(refused)}; killed member suspect after ${suspect.at - killed} ms, ` +
+          `dead ${deadAt.at - suspect.at} ms later`,
+      );
+      assert.ok(await main.pingForAck(at(a), a.name, 78), "still answering pings");
+      assert.equal(a.stats().internalErrors, 0);
+    } finally {
+      await Promise.all(attackers.map((x) => x.close()));
+      await Promise.all(nodes.map((n) => n.close()));
+    }
+  },
+);
 
-test("flood at the default limits: the per-sender budget bites, memory stays bounded", T, async () => {
-  const nodes: ShoalNode[] = [];
-  const attackers: Attacker[] = [];
-  try {
-    nodes.push(...await startCluster(4, "fd"));
-    const [a] = nodes;
-    const names = nodes.map((n) => n.name);
-    await waitFor(() => allSeeAlive(nodes, names), 10_000, "the cluster to form");
-    const heapBefore = process.memoryUsage().heapUsed;
-    const main = await Attacker.bind();
-    attackers.push(main);
-    const { ms } = await flood(main, at(a), aliveFlood(600, 22, "fake"), {
-      received: inPackets(a),
-    });
-    // lanConfig: a burst of 4096 new members per sender, then 512 a second.
-    const budget = 4096 + 512 * Math.ceil(ms / 1000 + 1);
-    const size = a.members().length;
-    const refused = a.stats().core.membersRefused;
-    assert.ok(size - 4 <= budget, `${size} members after ${ms} ms (budget ${budget})`);
-    assert.ok(size - 4 < 13_200, "some fakes refused");
-    assert.ok((refused.rate ?? 0) >= 13_200 - budget, JSON.stringify(refused));
-    assert.ok(await main.pingForAck(at(a), a.name, 79), "the attacked node answers a ping");
-    // Let the cluster gossip and probe the fakes for a while before measuring.
-    await new Promise((r) => setTimeout(r, 3000));
-    assert.ok(await main.pingForAck(at(a), a.name, 80), "still answering pings");
-    const grown = (process.memoryUsage().heapUsed - heapBefore) / MIB;
-    console.log(
-      `flood(defaults): 13200 alives in ${ms} ms, table ${size}, refused ${JSON.stringify(refused)}, ` +
-        `heap +${grown.toFixed(1)} MiB, queue ${a.stats().queueDepth}`,
-    );
-    assert.ok(grown < 64, `heap grew ${grown.toFixed(1)} MiB`);
-    assert.equal(a.stats().internalErrors, 0);
-  } finally {
-    await Promise.all(attackers.map((x) => x.close()));
-    await Promise.all(nodes.map((n) => n.close()));
-  }
-});
+test(
+  "flood at the default limits: the per-sender budget bites, memory stays bounded",
+  T,
+  async () => {
+    const nodes: ShoalNode[] = [];
+    const attackers: Attacker[] = [];
+    try {
+      nodes.push(...await startCluster(4, "fd"));
+      const [a] = nodes;
+      const names = nodes.map((n) => n.name);
+      await waitFor(() => allSeeAlive(nodes, names), 10_000, "the cluster to form");
+      const heapBefore = process.memoryUsage().heapUsed;
+      const main = await Attacker.bind();
+      attackers.push(main);
+      const { ms } = await flood(main, at(a), aliveFlood(600, 22, "fake"), {
+        received: inPackets(a),
+      });
+      // lanConfig: a burst of 4096 new members per sender, then 512 a second.
+      const budget = 4096 + 512 * Math.ceil(ms / 1000 + 1);
+      const size = a.members().length;
+      const refused = a.stats().core.membersRefused;
+      assert.ok(size - 4 <= budget, `${size} members after ${ms} ms (budget ${budget})`);
+      assert.ok(size - 4 < 13_200, "some fakes refused");
+      assert.ok((refused.rate ?? 0) >= 13_200 - budget, JSON.stringify(refused));
+      assert.ok(await main.pingForAck(at(a), a.name, 79), "the attacked node answers a ping");
+      // Let the cluster gossip and probe the fakes for a while before measuring.
+      await new Promise((r) => setTimeout(r, 3000));
+      assert.ok(await main.pingForAck(at(a), a.name, 80), "still answering pings");
+      const grown = (process.memoryUsage().heapUsed - heapBefore) / MIB;
+      console.log(
+        `flood(defaults): 13200 alives in ${ms} ms, table ${size}, refused ${
+          JSON.stringify(refused)
+        }, ` +
+          `heap +${grown.toFixed(1)} MiB, queue ${a.stats().queueDepth}`,
+      );
+      assert.ok(grown < 64, `heap grew ${grown.toFixed(1)} MiB`);
+      assert.equal(a.stats().internalErrors, 0);
+    } finally {
+      await Promise.all(attackers.map((x) => x.close()));
+      await Promise.all(nodes.map((n) => n.close()));
+    }
+  },
+);
