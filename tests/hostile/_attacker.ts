@@ -187,7 +187,8 @@ export function userBomb(outer: number, inner: number): Uint8Array {
 
 /**
  * Send `datagrams` from `attacker` to `to`, `batch` at a time, waiting after each batch until
- * `received()` (the target's datagram counter, when known) caught up, or `pauseMs` passed, so
+ * `received()` (the target's datagram counter, when known) caught up or `pauseMs` passed (without
+ * it, `pauseMs` in any case), so
  * the kernel's receive buffer is not what limits the attack. Bounded: at most `maxMs` in all.
  */
 export async function flood(
@@ -210,7 +211,7 @@ export async function flood(
     if (options.received) {
       while (options.received() < base + chunk.length && Date.now() < until) await sleep(2);
     } else {
-      await sleep(Math.min(pauseMs, 5));
+      await sleep(pauseMs);
     }
   }
   return { sent, ms: Date.now() - started };

@@ -55,11 +55,12 @@ test(
       });
       const killed = Date.now();
       await d.close();
-      // A full table of maxMembers is probed round-robin: one cycle, the probe timeout, and the
-      // longest suspicion (suspicionMaxTimeoutMult · suspicionMult · log10(n) · probeInterval).
-      const cycle = maxMembers * FAST.probeInterval! + FAST.probeTimeout!;
+      // A full table of maxMembers is probed round-robin, alternating with suspects (fakes
+      // suspected elsewhere): two cycles and the probe timeout; then the longest suspicion
+      // (suspicionMaxTimeoutMult · suspicionMult · log10(n) · probeInterval).
+      const cycle = 2 * maxMembers * FAST.probeInterval! + FAST.probeTimeout!;
       const suspicionMax = 6 * FAST.suspicionMult! * Math.log10(maxMembers) * FAST.probeInterval!;
-      const margin = 3000;
+      const margin = 5000;
       await waitFor(
         () => a.member(d.name)?.state === "dead" || a.member(d.name) === undefined,
         cycle + suspicionMax + 2 * margin,

@@ -8,7 +8,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import type { ShoalNode } from "../../mod.ts";
 import { ipToBytes } from "../../src/core/address.ts";
-import { allSeeAlive, FAST, startCluster, waitFor } from "../node/helpers.ts";
+import { allSeeAlive, startCluster, waitFor } from "../node/helpers.ts";
 import { Attacker, packet, ping, sleep } from "./_attacker.ts";
 
 const T = { timeout: 60_000 };
