@@ -26,15 +26,23 @@ export interface Claim {
  *   dead or left member, and an unreachable member waits for confirmation, not a new
  *   suspicion); also any claim but a non-zero alive about an unknown member;
  * - `implausible`: its incarnation is further above ours than any member climbs between two
- *   messages we could have missed — a forgery aiming at the incarnation's end (protocol.md §7.1).
+ *   messages we could have missed (see {@linkcode MAX_INCARNATION_JUMP},
+ *   {@linkcode MAX_ACCUSATION_JUMP}) — a forgery aiming at the incarnation's end (protocol.md §7.1).
  */
 export type Verdict = "newer" | "same" | "stale" | "ignored" | "implausible";
 
 /**
- * The largest rise of a known member's incarnation a claim may carry (2^20: a restarted
+ * The largest rise of a known member's incarnation an alive may carry (2^20: a restarted
  * member's time-based incarnation rises by its downtime in seconds, about 12 days of it).
  */
 export const MAX_INCARNATION_JUMP = 2 ** 20;
+
+/**
+ * The largest rise an accusation (suspect, dead, left) may carry. An accuser can only know an
+ * incarnation the member announced, and we miss few of those; a small bound makes a forged
+ * ladder of deaths, each refuted a step higher, take millions of packets to reach the end.
+ */
+export const MAX_ACCUSATION_JUMP = 256;
 
 /** The last incarnation; ours saturates there rather than wrap to 0 and lose. */
 export const MAX_INCARNATION = 0xffff_ffff;
@@ -63,7 +71,8 @@ export function judge(held: Claim | undefined, claim: Claim): Verdict {
   if (held === undefined) {
     return claim.state === "alive" && claim.incarnation > 0 ? "newer" : "ignored";
   }
-  if (claim.incarnation - held.incarnation > MAX_INCARNATION_JUMP) return "implausible";
+  const jump = claim.state === "alive" ? MAX_INCARNATION_JUMP : MAX_ACCUSATION_JUMP;
+  if (claim.incarnation - held.incarnation > jump) return "implausible";
   const order = compareClaims(claim, held);
   if (order < 0) return "stale";
   if (order === 0) return "same";

@@ -147,3 +147,17 @@ test("no amplification: an ack to an address the ping merely claims carries no r
   // Answered at a third party's address: the bare ack only.
   assert.deepEqual(parts(feed([ping(new Uint8Array([127, 0, 0, 77]))])), [1]);
 });
+
+test("an accusation may rise at most 256 above what we hold; an alive up to 2^20", () => {
+  const { swim, feed } = node();
+  feed([alive("b", 1000)]);
+  feed([{ type: "suspect", node: "b", incarnation: 1000 + 257, from: "x" }]);
+  assert.equal(swim.member("b")?.state, "alive", "a suspect 257 above is implausible");
+  feed([{ type: "suspect", node: "b", incarnation: 1000 + 256, from: "x" }]);
+  assert.equal(swim.member("b")?.state, "suspect");
+  feed([alive("b", 1000 + 256 + 2 ** 20)]);
+  assert.equal(swim.member("b")?.state, "alive", "a restart's time-based jump is accepted");
+  // About ourselves: a death far above our incarnation is not refuted upwards.
+  feed([{ type: "dead", node: "me", incarnation: 1 + 257, from: "x" }]);
+  assert.equal(swim.localMember().incarnation, 1);
+});
