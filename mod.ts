@@ -33,6 +33,14 @@ export {
   type UserMessageEvent,
 } from "./src/node/node.ts";
 export type { StreamStats } from "./src/node/streams.ts";
+export {
+  memberTags,
+  type OwnerOptions,
+  ownerOf,
+  rankOwners,
+  type RendezvousMember,
+  rendezvousScore,
+} from "./src/node/rendezvous.ts";
 
 export {
   type Identity,
