@@ -1,6 +1,6 @@
 /**
- * Peer addresses: the `host:port` form transports use, and the raw IP bytes memberlist puts
- * on the wire. Pure functions, no DNS.
+ * Peer addresses: the `host:port` form transports use, the raw IP bytes memberlist puts on
+ * the wire, and seeds, which may be DNS names (the host resolves them). Pure functions, no DNS.
  *
  * @module
  */
@@ -127,7 +127,8 @@ function compressIpv6(words: string[]): string {
 }
 
 /**
- * Parse `"host:port"` or `"[v6]:port"`. Without a port, `defaultPort` is used.
+ * Parse `"host:port"` or `"[v6]:port"` with an IP literal (or `localhost`). Without a port,
+ * `defaultPort` is used. Seeds may be DNS names too: see {@linkcode parseSeed}.
  *
  * @example
  * ```ts
@@ -156,6 +157,93 @@ export function parseAddress(text: string, defaultPort = 7946): PeerAddress {
   if (host === "localhost") host = "127.0.0.1";
   ipToBytes(host); // validates
   return { host, port };
+}
+
+/**
+ * A seed to join through: an IP literal (`host`), or a DNS `name` that the host resolves to
+ * addresses each time the seed is used (A/AAAA; SRV for `_service._proto.domain`, whose
+ * records carry their own ports). Exactly one of `host` and `name` is set.
+ *
+ * @example
+ * ```ts
+ * import type { SeedAddress } from "@shoal/swim";
+ * const literal: SeedAddress = { host: "127.0.0.1", port: 7946 };
+ * const named: SeedAddress = { name: "seed.shoal.test", port: 7946 };
+ * ```
+ */
+export interface SeedAddress {
+  /** A DNS name, resolved on every use. */
+  readonly name?: string;
+  /** An IP literal. */
+  readonly host?: string;
+  /** The port (for an SRV name, the records' ports win). */
+  readonly port: number;
+}
+
+/** Longest DNS name accepted, as RFC 1035 (without the trailing dot). */
+const MAX_NAME_LENGTH = 253;
+const LABEL = /^[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?$/;
+
+/** Is `name` a syntactically valid DNS name (labels of letters, digits, `-`, `_`)? */
+export function isDnsName(name: string): boolean {
+  const text = name.endsWith(".") ? name.slice(0, -1) : name;
+  if (text === "" || text.length > MAX_NAME_LENGTH) return false;
+  const labels = text.split(".");
+  // An all-numeric last label is a mistyped IPv4 literal, not a name (RFC 3696 §2).
+  if (/^\d+$/.test(labels[labels.length - 1])) return false;
+  return labels.every((l) => LABEL.test(l));
+}
+
+/**
+ * Is `name` an SRV name, `_service._proto.domain` (e.g. `_shoal._udp.svc.cluster.local`)?
+ *
+ * @example
+ * ```ts
+ * import { isSrvName } from "@shoal/swim";
+ * isSrvName("_shoal._udp.example.com"); // true
+ * isSrvName("seed.example.com");        // false
+ * ```
+ */
+export function isSrvName(name: string): boolean {
+  return /^_[^.]+\._(tcp|udp)\.[^.]/i.test(name);
+}
+
+/**
+ * Parse a seed: `"host:port"` or `"[v6]:port"` with an IP literal, or `"name:port"` with a DNS
+ * name (resolved later, by the host). Without a port, `defaultPort` is used. `localhost` is
+ * `127.0.0.1`. Throws {@linkcode AddressError} for anything else.
+ *
+ * @example
+ * ```ts
+ * import { parseSeed } from "@shoal/swim";
+ * parseSeed("10.0.0.2:7946");        // { host: "10.0.0.2", port: 7946 }
+ * parseSeed("seed.shoal.test:7947"); // { name: "seed.shoal.test", port: 7947 }
+ * ```
+ */
+export function parseSeed(text: string, defaultPort = 7946): SeedAddress {
+  const trimmed = text.trim();
+  const colons = trimmed.split(":").length - 1;
+  const hostText = colons === 1 ? trimmed.slice(0, trimmed.indexOf(":")) : trimmed;
+  if (trimmed.startsWith("[") || colons > 1 || hostText === "localhost") {
+    return parseAddress(text, defaultPort);
+  }
+  if (!isDnsName(hostText)) {
+    if (/^[\d.]*$/.test(hostText)) return parseAddress(text, defaultPort); // IPv4 errors
+    throw new AddressError(`invalid address: ${text} (neither an IP address nor a DNS name)`);
+  }
+  const portText = colons === 1 ? trimmed.slice(trimmed.indexOf(":") + 1) : undefined;
+  const port = portText === undefined ? defaultPort : Number(portText);
+  if (!Number.isInteger(port) || port < 0 || port > 65535 || portText === "") {
+    throw new AddressError(`invalid port in address: ${text}`);
+  }
+  return { name: hostText.toLowerCase().replace(/\.$/, ""), port };
+}
+
+/** Format a seed as `name:port`, or as {@linkcode formatAddress} for a literal. */
+export function formatSeed(seed: SeedAddress): string {
+  return seed.name !== undefined
+    ? `${seed.name}:${seed.port}`
+    : formatAddress({ host: seed.host ?? "", port: seed.port });
 }
 
 /** Format an address as `host:port` (`[v6]:port` for IPv6). */

@@ -6,7 +6,7 @@
  * @module
  */
 
-import type { PeerAddress } from "./address.ts";
+import { bytesToIp, ipToBytes, type PeerAddress, type SeedAddress } from "./address.ts";
 import {
   addressOf,
   aliveRumour,
@@ -20,6 +20,7 @@ import {
   sameAddress,
 } from "./context.ts";
 import { type MemberRecord, STATE_CODE, StateCode } from "./member.ts";
+import type { ResolveResult } from "./effects.ts";
 import type { NodeState, Ping, PushPull } from "./messages.ts";
 import { randomInt, shuffle } from "./rng.ts";
 import type { Rumours } from "./rumours.ts";
@@ -46,6 +47,11 @@ const FEED_WINDOW = 1000;
 const MAX_FEEDS_PER_WINDOW = 16;
 /** Join attempts that go to the seeds alone, before a member learned meanwhile is asked too. */
 const SEED_ONLY_ATTEMPTS = 3;
+/** Addresses taken from one resolved seed name, at most. */
+const MAX_ADDRESSES_PER_NAME = 32;
+/** Token keys of the pending name resolutions (a join attempt's, a re-announce's). */
+const RESOLVE_JOIN = "resolve:join";
+const RESOLVE_REANNOUNCE = "resolve:reannounce";
 
 /** Joining, full-state sync and re-announcement. */
 export class AntiEntropy {
@@ -170,16 +176,17 @@ export class AntiEntropy {
 
   #feedTimes: number[] = [];
 
-  #seeds: PeerAddress[] = [];
+  #seeds: SeedAddress[] = [];
 
   /**
    * Announce ourselves to `seeds` (ping to no name + our alive, and a push/pull when the host
    * has streams). The join is done when a full state arrives: a push/pull reply, or an ack to
    * an announce (a shoal seed acks only when it sent its table). Until then it retries with
    * jittered backoff, also through one member learned meanwhile, so a seed too busy to answer
-   * every newcomer of a mass join does not leave them with half a view.
+   * every newcomer of a mass join does not leave them with half a view. Named seeds are
+   * resolved afresh for every attempt (a `resolve` effect; see `onResolved`).
    */
-  join(seeds: readonly PeerAddress[]): void {
+  join(seeds: readonly SeedAddress[]): void {
     this.#seeds = [...seeds];
     this.#joined = this.#seeds.length === 0;
     if (!this.#joined) this.#attemptJoin(this.#ctx.timers.arm("join"), 0);
@@ -251,7 +258,8 @@ export class AntiEntropy {
   }
 
   #attemptJoin(token: number, attempt: number): void {
-    const targets: { to: PeerAddress; member?: MemberRecord }[] = this.#seeds.map((to) => ({ to }));
+    const targets: { to: PeerAddress; member?: MemberRecord }[] = literals(this.#seeds)
+      .map((to) => ({ to }));
     if (attempt > 0) this.#ctx.stats.joinRetries++;
     if (attempt >= SEED_ONLY_ATTEMPTS) {
       // The seeds have not answered for a while: ask a member we learned of meanwhile too
@@ -259,18 +267,78 @@ export class AntiEntropy {
       const [peer] = this.#ctx.table.sample(1, (m) => m.state === "alive" && m !== this.#ctx.self);
       if (peer) targets.push({ to: addressOf(peer), member: peer });
     }
-    for (const { to, member } of targets) {
-      const seqNo = this.sendAnnounce(to, member);
-      if (this.#joinSeqs.size >= 64) this.#joinSeqs.clear();
-      this.#joinSeqs.add(seqNo);
-      if (this.#ctx.streams) {
-        this.#ctx.out.push({ type: "pushPull", to, request: this.pushPull(true) });
-      }
-    }
+    for (const { to, member } of targets) this.#announceJoin(to, member);
+    this.#resolve(RESOLVE_JOIN);
     // Jittered, so the members of a mass restart do not retry in lock-step.
     const base = Math.min(this.#ctx.cfg.joinRetryMax, this.#ctx.cfg.probeInterval * 2 ** attempt);
     const delay = Math.ceil(base / 2) + randomInt(this.#ctx.rng, Math.ceil(base / 2));
     this.#ctx.out.schedule({ kind: "join", token, attempt: attempt + 1 }, delay);
+  }
+
+  /** One join announce (and push/pull, with streams) to `to`. */
+  #announceJoin(to: PeerAddress, member?: MemberRecord): void {
+    const seqNo = this.sendAnnounce(to, member);
+    if (this.#joinSeqs.size >= 64) this.#joinSeqs.clear();
+    this.#joinSeqs.add(seqNo);
+    if (this.#ctx.streams) {
+      this.#ctx.out.push({ type: "pushPull", to, request: this.pushPull(true) });
+    }
+  }
+
+  /** Ask the host for the named seeds' addresses now, superseding an earlier ask under `key`. */
+  #resolve(key: string): void {
+    const names = [...new Set(this.#seeds.flatMap((s) => s.name === undefined ? [] : [s.name]))];
+    if (names.length === 0) return;
+    const token = this.#ctx.timers.arm("resolve", key);
+    this.#ctx.out.push({ type: "resolve", names, token });
+  }
+
+  /**
+   * The answer to a `resolve` effect: the join attempt (or re-announce) that asked goes on to
+   * the named seeds' fresh addresses. Addresses are used once, never kept, so the next attempt
+   * asks again. An answer that is not the latest ask's (`token`) is ignored.
+   */
+  onResolved(token: number, results: readonly ResolveResult[]): void {
+    const timers = this.#ctx.timers;
+    const key = timers.isLatest(RESOLVE_JOIN, token)
+      ? RESOLVE_JOIN
+      : timers.isLatest(RESOLVE_REANNOUNCE, token)
+      ? RESOLVE_REANNOUNCE
+      : undefined;
+    if (key === undefined) return;
+    timers.disarm(key);
+    if (this.#ctx.leaving) return;
+    const addresses = this.#resolvedSeeds(results);
+    if (key === RESOLVE_JOIN) {
+      if (!this.#joined) { for (const to of addresses) this.#announceJoin(to); }
+      return;
+    }
+    for (const to of addresses) if (!liveAt(this.#ctx, to)) this.sendAnnounce(to);
+  }
+
+  /**
+   * The named seeds' addresses in `results`: valid IP literals only, canonical text, the
+   * seed's port unless an SRV record gave one, at most {@linkcode MAX_ADDRESSES_PER_NAME} per
+   * name, without duplicates or ourselves.
+   */
+  #resolvedSeeds(results: readonly ResolveResult[]): PeerAddress[] {
+    const byName = new Map(results.map((r) => [r.name, r.addresses ?? []]));
+    const seen = new Set<string>();
+    const out: PeerAddress[] = [];
+    for (const seed of this.#seeds) {
+      if (seed.name === undefined) continue;
+      for (const a of (byName.get(seed.name) ?? []).slice(0, MAX_ADDRESSES_PER_NAME)) {
+        const port = a.port ?? seed.port;
+        const host = canonicalIp(a.host);
+        if (host === undefined || !Number.isInteger(port) || port < 1 || port > 65535) continue;
+        const to = { host, port };
+        const key = `${host}:${port}`;
+        if (seen.has(key) || sameAddress(to, this.#ctx.self)) continue;
+        seen.add(key);
+        out.push(to);
+      }
+    }
+    return out;
   }
 
   /**
@@ -346,9 +414,10 @@ export class AntiEntropy {
       this.#ctx.cfg.reannounceInterval,
     );
     if (this.#ctx.leaving) return;
-    for (const seed of this.#seeds) {
+    for (const seed of literals(this.#seeds)) {
       if (!liveAt(this.#ctx, seed)) this.sendAnnounce(seed);
     }
+    this.#resolve(RESOLVE_REANNOUNCE); // named seeds: once their fresh addresses are known
     const [down] = this.#ctx.table.sample(1, (m) => m.state === "dead");
     if (down) this.sendAnnounce(addressOf(down), down);
     // And pull one live member's table: epidemic gossip can miss a pair of members for good
@@ -367,6 +436,20 @@ export class AntiEntropy {
 export function syncInterval(interval: number, n: number): number {
   if (n <= 32) return interval;
   return interval * (Math.ceil(Math.log2(n) - Math.log2(32)) + 1);
+}
+
+/** The seeds given as IP literals. */
+function literals(seeds: readonly SeedAddress[]): PeerAddress[] {
+  return seeds.flatMap((s) => s.host === undefined ? [] : [{ host: s.host, port: s.port }]);
+}
+
+/** An IP literal in canonical text (as member hosts are), or undefined when it is not one. */
+function canonicalIp(host: string): string | undefined {
+  try {
+    return bytesToIp(ipToBytes(host));
+  } catch {
+    return undefined;
+  }
 }
 
 /** Every entry of a merge, remote and local, as the version check sees it. */

@@ -94,17 +94,18 @@ export interface Context {
 }
 
 /**
- * Timer tokens, the one way a stale timer is recognised. Arming a timer mints a token (counted
- * per kind) and makes it the latest for the timer's key — its kind, plus the member for a
- * suspicion or the sequence number for a relay. A firing is current only while its token is
- * still the latest; re-arming or disarming the key makes earlier firings stale.
+ * Timer tokens, the one way a stale timer (or a stale answer to a `resolve` effect) is
+ * recognised. Arming a timer mints a token (counted per kind) and makes it the latest for the
+ * timer's key — its kind, plus the member for a suspicion or the sequence number for a relay.
+ * A firing is current only while its token is still the latest; re-arming or disarming the
+ * key makes earlier firings stale.
  */
 export class TimerTokens {
   readonly #latest = new Map<string, number>();
-  readonly #minted = new Map<Timer["kind"], number>();
+  readonly #minted = new Map<Timer["kind"] | "resolve", number>();
 
   /** A fresh token for `kind` (keyed `key`), superseding earlier ones under that key. */
-  arm(kind: Timer["kind"], key: string = kind): number {
+  arm(kind: Timer["kind"] | "resolve", key: string = kind): number {
     const token = (this.#minted.get(kind) ?? 0) + 1;
     this.#minted.set(kind, token);
     this.#latest.set(key, token);
@@ -118,7 +119,12 @@ export class TimerTokens {
 
   /** Is `timer` the latest armed under its key? */
   isCurrent(timer: Timer): boolean {
-    return this.#latest.get(timerKey(timer)) === timer.token;
+    return this.isLatest(timerKey(timer), timer.token);
+  }
+
+  /** Is `token` the latest armed under `key`? */
+  isLatest(key: string, token: number): boolean {
+    return this.#latest.get(key) === token;
   }
 }
 

@@ -56,6 +56,24 @@ export interface MembershipEvent {
   readonly conflict?: { readonly address: string; readonly port: number };
 }
 
+/** One resolved address of a seed name: an IP literal, and a port for an SRV record. */
+export interface ResolvedAddress {
+  /** IP literal. */
+  readonly host: string;
+  /** The SRV record's port; absent for A/AAAA, where the seed's port applies. */
+  readonly port?: number;
+}
+
+/** The answer for one name of a `resolve` effect: its addresses, or why there are none. */
+export interface ResolveResult {
+  /** The name, as in the effect. */
+  readonly name: string;
+  /** Its addresses now (empty or absent with `error`). */
+  readonly addresses?: readonly ResolvedAddress[];
+  /** Why it did not resolve (unknown name, timeout, no permission). */
+  readonly error?: string;
+}
+
 /** Something the host must do. */
 export type Effect =
   /** Send one datagram. */
@@ -84,5 +102,11 @@ export type Effect =
   }
   /** Deliver a user message reliably, over a stream. */
   | { readonly type: "userStream"; readonly to: PeerAddress; readonly payload: Uint8Array }
+  /**
+   * Resolve seed `names` (DNS: A/AAAA, or SRV for `_service._proto.domain`) and answer with
+   * `Swim.handleResolved(token, results)`, one result per name. An answer whose token is no
+   * longer the latest is ignored, so a late one needs no cancelling.
+   */
+  | { readonly type: "resolve"; readonly names: readonly string[]; readonly token: number }
   /** A user message arrived (packet or stream) for the application. */
   | { readonly type: "user"; readonly payload: Uint8Array; readonly from: PeerAddress };

@@ -21,7 +21,7 @@
  * @module
  */
 
-import { bytesToIp, ipToBytes, type PeerAddress } from "./address.ts";
+import { bytesToIp, ipToBytes, type PeerAddress, type SeedAddress } from "./address.ts";
 import { AntiEntropy } from "./anti_entropy.ts";
 import { allowedBy } from "./cidr.ts";
 import { Awareness } from "./awareness.ts";
@@ -37,7 +37,7 @@ import {
   TimerTokens,
 } from "./context.ts";
 import { Dissemination } from "./dissemination.ts";
-import type { Effect, Timer } from "./effects.ts";
+import type { Effect, ResolveResult, Timer } from "./effects.ts";
 import { FailureDetector } from "./failure_detector.ts";
 import { type Member, type MemberRecord, snapshot } from "./member.ts";
 import { MemberTable } from "./membership.ts";
@@ -226,9 +226,21 @@ export class Swim {
   /**
    * Announce ourselves to `seeds` (and push/pull with them when the host has streams).
    * Retries with jittered backoff until a full state arrives (see {@linkcode Swim.joined}).
+   * A seed may be a DNS name: every attempt (and re-announce) then emits a `resolve` effect
+   * and goes on to the addresses given to {@linkcode Swim.handleResolved}.
    */
-  join(seeds: readonly PeerAddress[]): Effect[] {
+  join(seeds: readonly SeedAddress[]): Effect[] {
     this.#ae.join(seeds);
+    return this.#drain();
+  }
+
+  /**
+   * The answer to a `resolve` effect (one result per name, addresses or an error): the join
+   * attempt or re-announce that asked announces to the fresh addresses. Stale answers (not
+   * the latest ask's `token`) are ignored.
+   */
+  handleResolved(token: number, results: readonly ResolveResult[]): Effect[] {
+    this.#ae.onResolved(token, results);
     return this.#drain();
   }
 

@@ -7,10 +7,15 @@
  * @module
  */
 
-import { ipToBytes, type PeerAddress } from "../core/address.ts";
+import { ipToBytes, type PeerAddress, type SeedAddress } from "../core/address.ts";
 import type { Codec } from "../core/codec.ts";
 import { DEFAULT_VSN, type SwimConfig } from "../core/config.ts";
-import type { Effect, MembershipEventType } from "../core/effects.ts";
+import type {
+  Effect,
+  MembershipEventType,
+  ResolvedAddress,
+  ResolveResult,
+} from "../core/effects.ts";
 import type { Member } from "../core/member.ts";
 import type { NodeState, PushPull } from "../core/messages.ts";
 import { seededRng } from "../core/rng.ts";
@@ -34,6 +39,11 @@ export interface SimulatorOptions {
    * with TCP-like latency under loss (see `MemoryNetwork.streamLatency`). Default false.
    */
   readonly streams?: boolean;
+  /**
+   * The simulated DNS: seed names → their addresses, read at each `resolve` effect (so a test
+   * may change it between attempts); answered 1 ms later. Default: every name is unknown.
+   */
+  readonly dns?: ReadonlyMap<string, readonly ResolvedAddress[]>;
 }
 
 /** One line of the simulation's event log. */
@@ -62,8 +72,8 @@ export interface SimNode {
   running: boolean;
   /** Settled announcements seen ("leave", "meta"). */
   readonly settled: string[];
-  /** Addresses it joins through. */
-  readonly seeds: PeerAddress[];
+  /** Seeds it joins through (addresses, or names resolved through `dns`). */
+  readonly seeds: SeedAddress[];
   /** User messages it received. */
   readonly userMessages: Uint8Array[];
   /** Its metadata. */
@@ -121,7 +131,7 @@ export class Simulator {
   /**
    * Add and start a node. It joins through `seeds` (default: the first node added).
    */
-  addNode(name: string, options: { seeds?: PeerAddress[]; meta?: Uint8Array } = {}): SimNode {
+  addNode(name: string, options: { seeds?: SeedAddress[]; meta?: Uint8Array } = {}): SimNode {
     const index = this.#nodes.size;
     const address = addressOf(index);
     const first = this.#nodes.values().next().value;
@@ -186,7 +196,7 @@ export class Simulator {
     name: string,
     address: PeerAddress,
     index: number,
-    seeds: PeerAddress[],
+    seeds: SeedAddress[],
     meta?: Uint8Array,
     incarnation?: number,
     knownMembers?: readonly NodeState[],
@@ -407,6 +417,16 @@ export class Simulator {
         case "user":
           node.userMessages.push(e.payload);
           break;
+        case "resolve": {
+          const results: ResolveResult[] = e.names.map((name) => {
+            const addresses = this.#opts.dns?.get(name);
+            return addresses ? { name, addresses } : { name, error: `unknown name ${name}` };
+          });
+          this.clock.schedule(1, () => {
+            if (node.running) this.#apply(node, node.swim.handleResolved(e.token, results));
+          });
+          break;
+        }
       }
     }
   }
