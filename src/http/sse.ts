@@ -1,14 +1,20 @@
 /**
  * `GET /v1/events`: membership as Server-Sent Events. A stream opens with one `snapshot`
- * (every member and the health report), then sends one `member` event per membership event
- * and a `health` event every few seconds (which also keeps idle connections open).
+ * (every member, the health report and, when the tracker keeps one, the last few minutes of
+ * `history`: see `history.ts`), then sends one `member` event per membership event, a
+ * `health` event every few seconds (which also keeps idle connections open) and a `stats`
+ * event per history sample (health score, packets/s, the window's probe RTT histogram).
+ * Clients ignore event types they do not know, so new ones can be added.
  *
  * ```
  * event: snapshot
- * data: {"self":"a","members":[...],"health":{...}}
+ * data: {"self":"a","members":[...],"health":{...},"history":{"samples":[...],...}}
  *
  * event: member
  * data: {"type":"suspect","member":{...},"time":"2026-01-01T00:00:00.000Z"}
+ *
+ * event: stats
+ * data: {"sample":{"t":1767225600000,"healthScore":0,...},"rtt":{"buckets":[1,2,...],...}}
  * ```
  *
  * @module
@@ -30,7 +36,7 @@ export const DEFAULT_MAX_EVENT_STREAMS = 64;
 export interface EventStreamOptions {
   /** The member whose view is streamed. */
   readonly view: ClusterView;
-  /** Last-change times for the snapshot. */
+  /** Last-change times for the snapshot, and the history for the snapshot and `stats` events. */
   readonly tracker: ChangeTracker;
   /** Period of `health` events, ms (default 2000). */
   readonly healthIntervalMs?: number;
@@ -85,12 +91,15 @@ export class EventStreams {
           controller.enqueue(encoder.encode(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`));
         };
         // Snapshot and subscription in the same tick: no event can fall between them.
+        const history = tracker.history();
         send("snapshot", {
           self: view.name,
           members: view.members().map((m) => memberJson(m, tracker.changedAt(m.name))),
           health: healthReport(view),
+          ...(history ? { history } : {}),
         });
         const unsubscribe = view.onEvent((e) => send("member", eventJson(e)));
+        const unsubscribeStats = tracker.onSample((stats) => send("stats", stats));
         const timer = setInterval(
           () => send("health", healthReport(view)),
           this.#options.healthIntervalMs ?? 2000,
@@ -99,6 +108,7 @@ export class EventStreams {
           if (ended) return;
           ended = true;
           unsubscribe();
+          unsubscribeStats();
           clearInterval(timer);
           this.#open.delete(end);
           try {

@@ -2,9 +2,14 @@
  * The dashboard in a real browser: Debian's Chromium driven by playwright-core.
  *
  * 1. A live 5-member loopback cluster: the page lists 5 alive members; a killed member turns
- *    suspect, then dead; a leaving one turns left. Screenshot: artifacts/dashboard.png.
+ *    suspect, then dead; a leaving one turns left. The charts draw it: the timeline's lane of
+ *    the killed member goes alive → suspect → dead, the leaver's ends left, and the health,
+ *    packets/s and probe RTT charts have points and bars. Screenshot: artifacts/dashboard.png.
  * 2. 200 members from the deterministic simulator, with kills, leaves, restarts and metadata
- *    updates streamed in bursts: every row ends up exactly as the observer's table.
+ *    updates streamed in bursts: every row ends up exactly as the observer's table, and the
+ *    timeline shows at most 12 lanes.
+ *
+ * Before those, without a browser: the history behind the charts stays bounded (fake clock).
  *
  * Skipped (with a message) only when /usr/bin/chromium is missing outside CI; in CI
  * (`CI` set, as `.ci/run` does) a missing browser fails the test.
@@ -23,6 +28,8 @@ import { newTransportStats } from "../../src/transport/types.ts";
 import { type Agent, startAgent } from "../../src/agent/agent.ts";
 import { decodeTags, encodeTags } from "../../src/http/tags.ts";
 import { ChangeTracker } from "../../src/http/tracker.ts";
+import { History, MAX_TIMELINE_ENTRIES, Ring } from "../../src/http/history.ts";
+import { newCoreStats, observeRtt, RTT_BUCKETS } from "../../src/core/stats.ts";
 import type { ClusterView } from "../../src/http/view.ts";
 import { createApi } from "../../src/http/api.ts";
 import { type HttpServer, serveHttp } from "../../src/http/server.ts";
@@ -77,6 +84,55 @@ async function waitRows(page: Page, predicate: string, timeout = 30_000): Promis
     },
   );
 }
+
+describe("dashboard history (no browser)", () => {
+  test("a ring keeps the newest items only", () => {
+    const ring = new Ring<number>(3);
+    for (let i = 0; i < 10; i++) ring.push(i);
+    assert.deepEqual(ring.toArray(), [7, 8, 9]);
+    ring.shift();
+    ring.push(10);
+    assert.deepEqual(ring.toArray(), [8, 9, 10]);
+    assert.throws(() => new Ring(0), RangeError);
+  });
+
+  test("samples, timeline and RTT window stay bounded to the window", () => {
+    const core = newCoreStats();
+    const transport = newTransportStats();
+    let score = 0;
+    const view = {
+      name: "h",
+      stats: () => ({ core, transport, healthScore: score }) as unknown as NodeStats,
+    } as unknown as ClusterView;
+    let now = 1_000_000;
+    const history = new History(view, now, { windowMs: 10_000, intervalMs: 1000 });
+    for (let s = 1; s <= 100; s++) {
+      now += 1000;
+      transport.packetsIn += 50; // 50/s
+      transport.packetsOut += 20 * (s % 2); // 20 and 0, alternately: 20 per 2 s
+      score = s % 3;
+      observeRtt(core.probeRtt, s <= 90 ? 3 : 0.5); // the last 10 s: 0.5 ms each
+      history.sample(now);
+    }
+    const json = history.toJson(now);
+    assert.ok(json.samples.length <= 11, `samples kept: ${json.samples.length}`);
+    assert.ok(json.samples.every((s) => s.t >= now - 10_000));
+    const last = json.samples.at(-1)!;
+    assert.equal(last.packetsInPerSec, 50);
+    assert.equal(last.healthScore, 100 % 3);
+    assert.equal(json.rtt.counts.length, RTT_BUCKETS.length + 1);
+    // The window's probes: the last 10 samples, all ≤ 1 ms; the 3 ms ones are older.
+    assert.equal(json.rtt.count, 10);
+    assert.equal(json.rtt.counts[0], 10);
+    assert.equal(json.rtt.counts.reduce((a, b) => a + b, 0), 10);
+    assert.equal(json.rtt.total, 100);
+    for (let i = 0; i < MAX_TIMELINE_ENTRIES + 500; i++) {
+      history.record(now, `m${i % 50}`, "suspect", "alive", "suspect", 1);
+    }
+    assert.equal(history.toJson(now).timeline.length, MAX_TIMELINE_ENTRIES);
+    assert.equal(history.toJson(now + 10_001).timeline.length, 0, "older than the window");
+  });
+});
 
 describe("dashboard in Chromium", { skip, timeout: 180_000 }, () => {
   let context: BrowserContext;
@@ -165,6 +221,14 @@ describe("dashboard in Chromium", { skip, timeout: 180_000 }, () => {
         await page.waitForFunction(`document.getElementById("health-score").textContent === "0"`);
         assert.equal(await page.textContent("#conn"), "live");
 
+        // Some history before the episode (samples are taken each second), for the charts.
+        const samples = (): Promise<number> =>
+          page.evaluate(`Number(document.getElementById("chart-packets").dataset.samples)`);
+        await page.waitForFunction(
+          `Number(document.getElementById("chart-packets").dataset.samples) >= 6`,
+          undefined,
+          { timeout: 30_000 },
+        );
         await page.evaluate("window.__shoal.watch()");
         const before = seenByAgent.length;
         await nodes[2].close(); // dash-3: killed, no goodbye
@@ -191,6 +255,57 @@ describe("dashboard in Chromium", { skip, timeout: 180_000 }, () => {
         assert.equal(await page.textContent("#count-left"), "1 left");
         assert.equal(await page.textContent("#count-alive"), "3 alive");
 
+        // The charts. Timeline: dash-3's lane goes alive → suspect → dead, dash-4's ends left.
+        const lane = (name: string) =>
+          page.evaluate(`Array.from(document.querySelectorAll(
+            '#timeline g.lane[data-member="${name}"] rect.seg')).map((r) => ({
+              state: r.dataset.state, x: Number(r.getAttribute("x")),
+              width: Number(r.getAttribute("width")) }))`) as Promise<
+            { state: string; x: number; width: number }[]
+          >;
+        await page.waitForSelector(
+          '#timeline g.lane[data-member="dash-4"] rect.seg[data-state="left"]',
+        );
+        const dead = await lane("dash-3");
+        assert.ok(dead.every((s) => s.width > 0), JSON.stringify(dead));
+        const deadStates = collapse(dead.sort((a, b) => a.x - b.x).map((s) => s.state));
+        assert.deepEqual(deadStates.slice(-3), ["alive", "suspect", "dead"], `${deadStates}`);
+        assert.equal(collapse((await lane("dash-4")).map((s) => s.state)).at(-1), "left");
+        const marks: string[] = await page.evaluate(`Array.from(document.querySelectorAll(
+          '#timeline g.lane[data-member="dash-3"] circle.mark')).map((c) => c.dataset.type)`);
+        assert.ok(marks.includes("suspect") && marks.includes("dead"), `marks: ${marks}`);
+        // The server kept the same episode.
+        const told = agent.tracker.history()!.timeline.filter((e) => e.member === "dash-3");
+        assert.deepEqual(
+          collapse(told.map((e) => e.to)).slice(-2),
+          ["suspect", "dead"],
+          JSON.stringify(told),
+        );
+        // Line charts: a few samples drawn, packets actually flowing.
+        await page.waitForFunction(`(() => {
+          const n = (sel) => Number(document.querySelector(sel)?.dataset.points ?? 0);
+          return n("#chart-health path.line.health") >= 3 && n("#chart-packets path.line.in") >= 3
+            && n("#chart-packets path.line.out") >= 3;
+        })()`);
+        for (const sel of ["#chart-health path.line", "#chart-packets path.line.in"]) {
+          const d = await page.getAttribute(sel, "d");
+          assert.match(d ?? "", /^M[\d.]+,[\d.]+([LHV][\d.,]+)+/, `${sel} d=${d}`);
+        }
+        assert.ok(Number(await page.getAttribute("#chart-packets", "data-max")) > 0);
+        // Histogram: one bar per bucket and one above; the cluster's probes are in it.
+        const bars: number[] = await page.evaluate(`Array.from(document.querySelectorAll(
+          "#chart-rtt rect.bar")).map((r) => Number(r.dataset.count))`);
+        assert.equal(bars.length, RTT_BUCKETS.length + 1);
+        assert.ok(bars.reduce((a, b) => a + b, 0) > 0, `bars: ${bars}`);
+        assert.match((await page.textContent("#rtt-now")) ?? "", /^mean [\d.]+ ms/);
+
+        // A few samples after the episode, so it sits inside the plots rather than at the edge.
+        const after = (await samples()) + 3;
+        await page.waitForFunction(
+          `Number(document.getElementById("chart-packets").dataset.samples) >= ${after}`,
+          undefined,
+          { timeout: 30_000 },
+        );
         mkdirSync(join(root, "artifacts"), { recursive: true });
         await page.screenshot({ path: join(root, "artifacts", "dashboard.png"), fullPage: true });
       } finally {
@@ -202,10 +317,12 @@ describe("dashboard in Chromium", { skip, timeout: 180_000 }, () => {
   describe("200 members from the simulator", () => {
     let server: HttpServer | undefined;
     let api: ReturnType<typeof createApi> | undefined;
+    let tracker: ChangeTracker | undefined;
 
     after(async () => {
       api?.close();
       await server?.close();
+      tracker?.close();
     });
 
     test("every row matches the observer's table after bursts of changes", {
@@ -249,7 +366,8 @@ describe("dashboard in Chromium", { skip, timeout: 180_000 }, () => {
         },
         leave: () => Promise.reject(new Error("simulated")),
       };
-      api = createApi({ view, tracker: new ChangeTracker(view), healthIntervalMs: 500 });
+      tracker = new ChangeTracker(view);
+      api = createApi({ view, tracker, healthIntervalMs: 500 });
       server = await serveHttp({ host: "127.0.0.1", port: 0, handler: api.handle });
 
       const page = await context.newPage();
@@ -297,6 +415,9 @@ describe("dashboard in Chromium", { skip, timeout: 180_000 }, () => {
         for (const s of ["alive", "dead", "left"]) {
           assert.equal(await page.textContent(`#count-${s}`), `${count(s)} ${s}`);
         }
+        // The timeline draws the 12 members that changed last, and says how many it leaves out.
+        await page.waitForFunction(`document.getElementById("timeline").dataset.lanes === "12"`);
+        assert.match((await page.textContent("#timeline-note")) ?? "", /more not shown/);
         // The filter narrows the table without losing rows.
         await page.fill("#filter", "rack=moved");
         await waitRows(page, `rows.filter((r) => !r.hidden).length === 5`);
