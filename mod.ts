@@ -33,6 +33,7 @@ export {
   type UserMessageEvent,
 } from "./src/node/node.ts";
 export type { StreamStats } from "./src/node/streams.ts";
+export { type SeedResolver, systemResolver } from "./src/node/resolve.ts";
 export {
   memberTags,
   type OwnerOptions,
@@ -50,7 +51,14 @@ export {
   SwimStateError,
   syncInterval,
 } from "./src/core/swim.ts";
-export type { Effect, MembershipEvent, MembershipEventType, Timer } from "./src/core/effects.ts";
+export type {
+  Effect,
+  MembershipEvent,
+  MembershipEventType,
+  ResolvedAddress,
+  ResolveResult,
+  Timer,
+} from "./src/core/effects.ts";
 export { type Member, type MemberState, StateCode } from "./src/core/member.ts";
 export {
   ConfigError,
@@ -81,9 +89,14 @@ export {
   AddressError,
   bytesToIp,
   formatAddress,
+  formatSeed,
   ipToBytes,
+  isDnsName,
+  isSrvName,
   parseAddress,
+  parseSeed,
   type PeerAddress,
+  type SeedAddress,
 } from "./src/core/address.ts";
 export {
   type Codec,

@@ -7,6 +7,7 @@
 
 import { parseAddress } from "../core/address.ts";
 import { type ConfigOverrides, type ConfigPreset, resolveConfig } from "../core/config.ts";
+import type { ResolveResult } from "../core/effects.ts";
 import { createNode, type ShoalNode } from "../node/node.ts";
 import type { StreamBinder } from "../transport/stream_types.ts";
 import { AddressInUseError, type DatagramBinder } from "../transport/types.ts";
@@ -38,8 +39,13 @@ export interface AgentOptions {
   readonly bind: string;
   /** Address others should use, `host:port`. */
   readonly advertise?: string;
-  /** Members to join through, `host:port` each. */
+  /** Members to join through, `host:port` each (the host may be a DNS name). */
   readonly join?: readonly string[];
+  /**
+   * Told the outcome of every seed name lookup. Default: a `shoal agent:` line on stderr when
+   * a name stops resolving (it is retried) and when it resolves again.
+   */
+  readonly onResolve?: (result: ResolveResult) => void;
   /** Timing preset (default `"lan"`). */
   readonly profile?: ConfigPreset;
   /** Overrides of the preset's settings. */
@@ -140,6 +146,7 @@ export async function startAgent(options: AgentOptions): Promise<Agent> {
       label: options.label || undefined,
       transport,
       streams,
+      onResolve: options.onResolve ?? seedResolutionLogger(),
     }));
   const tracker = new ChangeTracker(node);
   let snapshot: PeerSnapshot | undefined;
@@ -196,6 +203,22 @@ export async function startAgent(options: AgentOptions): Promise<Agent> {
     },
     done,
     shutdown,
+  };
+}
+
+/** Logs a seed name's lookups when they start failing and when they succeed again. */
+function seedResolutionLogger(): (result: ResolveResult) => void {
+  const failing = new Set<string>();
+  return ({ name, addresses, error }) => {
+    if (error !== undefined) {
+      if (failing.size < 1024 && !failing.has(name)) {
+        failing.add(name);
+        console.error(`shoal agent: seed ${name} does not resolve (${error}); retrying`);
+      }
+    } else if (failing.delete(name)) {
+      const hosts = (addresses ?? []).map((a) => a.port ? `${a.host}:${a.port}` : a.host);
+      console.error(`shoal agent: seed ${name} resolves again: ${hosts.join(", ")}`);
+    }
   };
 }
 

@@ -21,7 +21,7 @@
  * @module
  */
 
-import { AddressError, parseAddress } from "../core/address.ts";
+import { AddressError, parseSeed } from "../core/address.ts";
 import type { MemberState } from "../core/member.ts";
 import { healthReport, MEMBER_STATES } from "./health.ts";
 import { memberJson } from "./json.ts";
@@ -191,7 +191,7 @@ export function createApi(options: ApiOptions): Api {
         }
         for (const a of addresses as string[]) {
           try {
-            parseAddress(a);
+            parseSeed(a); // an IP literal or a DNS name (≤ 253 characters), with a port
           } catch (error) {
             if (error instanceof AddressError) throw new HttpError(400, error.message);
             throw error;

@@ -8,10 +8,16 @@
  * @module
  */
 
-import { formatAddress, parseAddress, type PeerAddress } from "../core/address.ts";
+import {
+  formatAddress,
+  parseAddress,
+  parseSeed,
+  type PeerAddress,
+  type SeedAddress,
+} from "../core/address.ts";
 import { type Codec, DecodeError } from "../core/codec.ts";
 import { type ConfigOverrides, type ConfigPreset, resolveConfig } from "../core/config.ts";
-import type { Effect, MembershipEvent } from "../core/effects.ts";
+import type { Effect, MembershipEvent, ResolveResult } from "../core/effects.ts";
 import type { Member, MemberState } from "../core/member.ts";
 import type { Rng } from "../core/rng.ts";
 import type { CoreStats } from "../core/stats.ts";
@@ -32,6 +38,7 @@ import { StreamEndpoint, type StreamStats } from "./streams.ts";
 import { pickAdvertiseHost } from "./advertise.ts";
 import { EventHub } from "./events.ts";
 import { loadState, saveState, startingIncarnation } from "./persist.ts";
+import { type SeedResolver, systemResolver } from "./resolve.ts";
 
 /** Options of {@linkcode createNode}. */
 export interface NodeOptions {
@@ -48,8 +55,19 @@ export interface NodeOptions {
   readonly bind?: string;
   /** Address others should use, `"host:port"` (default: the bound address, or a local IP). */
   readonly advertise?: string;
-  /** Members to join through, `"host:port"` each. */
+  /**
+   * Members to join through, `"host:port"` each. The host may be a DNS name (A/AAAA, or SRV
+   * as `_service._proto.domain`): it is resolved again for every join attempt and re-announce,
+   * so one service name keeps working as instances come and go. A name that does not resolve
+   * is retried (and reported to `onResolve`); a malformed seed throws `AddressError` at once.
+   */
   readonly seeds?: readonly string[];
+  /** Resolves seed names (default {@linkcode systemResolver}; inject one for tests). */
+  readonly resolver?: SeedResolver;
+  /** Most time one seed name may take to resolve, in ms (default 5000). */
+  readonly resolveTimeoutMs?: number;
+  /** Told the outcome of every seed name lookup: its addresses, or the error. */
+  readonly onResolve?: (result: ResolveResult) => void;
   /** Application metadata, ≤ 512 bytes. */
   readonly meta?: Uint8Array;
   /** Timing preset (default `"lan"`). */
@@ -119,6 +137,13 @@ export interface NodeStats {
   readonly streams?: StreamStats;
   /** Exceptions caught in the receive or timer path (should stay 0). */
   readonly internalErrors: number;
+  /** Seed name lookups (absent until a seed name was looked up). */
+  readonly seedLookups?: {
+    /** Names looked up. */
+    readonly total: number;
+    /** Lookups that failed or timed out (the name is tried again at the next attempt). */
+    readonly failed: number;
+  };
   /** Membership events dropped from `events()` subscriptions that fell 65,536 behind. */
   readonly eventsDropped: number;
   /** User messages dropped from `messages()` subscriptions that fell 4,096 behind. */
@@ -136,6 +161,7 @@ export interface NodeStats {
 
 const DEFAULT_SETTLE_TIMEOUT = 5000;
 const DEFAULT_MAX_DECRYPTS_IN_FLIGHT = 256;
+const DEFAULT_RESOLVE_TIMEOUT = 5000;
 
 /**
  * A running cluster member. Create one with {@linkcode createNode}.
@@ -169,6 +195,11 @@ export class ShoalNode implements AsyncDisposable {
   readonly address: PeerAddress;
 
   readonly #dataDir: string | undefined;
+  readonly #resolver: SeedResolver;
+  readonly #resolveTimeout: number;
+  readonly #onResolve: ((result: ResolveResult) => void) | undefined;
+  #lookups = 0;
+  #lookupsFailed = 0;
   #savedIncarnation = -1;
   #saving: Promise<void> = Promise.resolve();
   #saveQueued = false;
@@ -182,6 +213,9 @@ export class ShoalNode implements AsyncDisposable {
     this.#security = parts.security;
     this.#maxDecrypts = parts.maxDecryptsInFlight;
     this.keyring = parts.keyring;
+    this.#resolver = parts.resolver;
+    this.#resolveTimeout = parts.resolveTimeoutMs;
+    this.#onResolve = parts.onResolve;
     const streams = parts.streams;
     this.#streams = streams &&
       new StreamEndpoint(streams.binder, {
@@ -224,7 +258,7 @@ export class ShoalNode implements AsyncDisposable {
     ).catch(() => this.#internalErrors++);
   }
 
-  #begin(seeds: readonly PeerAddress[], keepAlive: boolean): void {
+  #begin(seeds: readonly SeedAddress[], keepAlive: boolean): void {
     // Sockets and protocol timers are unref'd; this one handle (released by close) is what
     // keeps a process with an open node running.
     if (keepAlive) this.#keepAlive = setInterval(() => {}, 1 << 30);
@@ -320,10 +354,18 @@ export class ShoalNode implements AsyncDisposable {
     this.#apply(this.#swim.broadcast(payload));
   }
 
-  /** Announce through more seeds, `"host:port"` each. */
+  /**
+   * Announce through more seeds, `"host:port"` each; the host may be a DNS name, resolved for
+   * every attempt (see `NodeOptions.seeds`). Throws `AddressError` for a malformed seed.
+   *
+   * @example
+   * ```ts ignore
+   * node.join(["seed.shoal.test:7946", "10.0.0.2:7946"]);
+   * ```
+   */
   join(seeds: readonly string[]): void {
     this.#assertOpen();
-    const addrs = seeds.map((s) => parseAddress(s));
+    const addrs = seeds.map((s) => parseSeed(s));
     this.#run(() => this.#swim.join(addrs), true);
   }
 
@@ -376,6 +418,9 @@ export class ShoalNode implements AsyncDisposable {
       queueDepth: this.#swim.queueDepth,
       streams: this.#streams?.stats,
       internalErrors: this.#internalErrors,
+      seedLookups: this.#lookups
+        ? { total: this.#lookups, failed: this.#lookupsFailed }
+        : undefined,
       eventsDropped: this.#hub.dropped,
       messagesDropped: this.#messages.dropped,
       decrypts: this.#security.active
@@ -513,7 +558,45 @@ export class ShoalNode implements AsyncDisposable {
       case "settled":
         for (const w of [...this.#waiters]) if (w.what === e.what) w.resolve();
         break;
+      case "resolve":
+        Promise.all(e.names.map((name) => this.#lookup(name))).then((results) => {
+          if (!this.#closed) this.#run(() => this.#swim.handleResolved(e.token, results));
+        }).catch(() => this.#internalErrors++);
+        break;
     }
+  }
+
+  /** Resolve one seed name, bounded by the timeout; never rejects. */
+  async #lookup(name: string): Promise<ResolveResult> {
+    this.#lookups++;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () => reject(new Error(`timed out after ${this.#resolveTimeout} ms`)),
+        this.#resolveTimeout,
+      );
+      (timer as unknown as { unref?: () => void }).unref?.();
+      this.#timers.add(timer);
+    });
+    let result: ResolveResult;
+    try {
+      const addresses = await Promise.race([Promise.resolve(name).then(this.#resolver), timeout]);
+      result = addresses.length
+        ? { name, addresses: [...addresses] }
+        : { name, error: "no addresses" };
+    } catch (err) {
+      result = { name, error: err instanceof Error ? err.message : String(err) };
+    } finally {
+      clearTimeout(timer);
+      this.#timers.delete(timer!);
+    }
+    if (result.error !== undefined) this.#lookupsFailed++;
+    try {
+      this.#onResolve?.(result);
+    } catch {
+      this.#internalErrors++;
+    }
+    return result;
   }
 }
 
@@ -567,7 +650,11 @@ export async function createNode(options: NodeOptions): Promise<ShoalNode> {
     packetOverhead: (options.config?.packetOverhead ?? 0) + security.overhead,
   });
   const bind = parseAddress(options.bind ?? "0.0.0.0:7946");
-  const seeds = (options.seeds ?? []).map((s) => parseAddress(s));
+  const seeds = (options.seeds ?? []).map((s) => parseSeed(s));
+  const resolveTimeoutMs = options.resolveTimeoutMs ?? DEFAULT_RESOLVE_TIMEOUT;
+  if (!(resolveTimeoutMs > 0)) {
+    throw new RangeError(`createNode: resolveTimeoutMs must be positive, got ${resolveTimeoutMs}`);
+  }
   const binder = options.transport ?? await detectDatagramBinder();
   // Streams are auto-detected along with the datagram transport; a caller who brings their
   // own datagram transport brings their own streams too (or runs datagrams only).
@@ -609,6 +696,9 @@ export async function createNode(options: NodeOptions): Promise<ShoalNode> {
         security,
         maxDecryptsInFlight,
         keyring,
+        resolver: options.resolver ?? systemResolver,
+        resolveTimeoutMs,
+        onResolve: options.onResolve,
         streams: streamBinder && {
           binder: streamBinder,
           timeoutMs: config.tcpTimeout,
@@ -629,7 +719,10 @@ export async function createNode(options: NodeOptions): Promise<ShoalNode> {
       }
       for (const [bytes, from] of pending.splice(0)) control!.deliver(bytes, from);
       control!.begin(
-        seeds.filter((s) => formatAddress(s) !== formatAddress(advertise)),
+        seeds.filter((s) =>
+          s.host === undefined ||
+          formatAddress({ host: s.host, port: s.port }) !== formatAddress(advertise)
+        ),
         options.keepAlive ?? true,
       );
       return node;
@@ -649,6 +742,9 @@ interface NodeParts {
   readonly security: PacketSecurity;
   readonly maxDecryptsInFlight: number;
   readonly keyring?: Keyring;
+  readonly resolver: SeedResolver;
+  readonly resolveTimeoutMs: number;
+  readonly onResolve?: (result: ResolveResult) => void;
   readonly streams?: {
     readonly binder: StreamBinder;
     readonly timeoutMs: number;
@@ -663,7 +759,7 @@ interface NodeParts {
 interface NodeControl {
   deliver(bytes: Uint8Array, from: PeerAddress): void;
   listen(host: string, port: number): Promise<void>;
-  begin(seeds: readonly PeerAddress[], keepAlive: boolean): void;
+  begin(seeds: readonly SeedAddress[], keepAlive: boolean): void;
 }
 
 function toKeyring(keys: NodeOptions["keys"]): Keyring | undefined {

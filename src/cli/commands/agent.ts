@@ -6,7 +6,7 @@
 
 import { hostname } from "node:os";
 import process from "node:process";
-import { AddressError, parseAddress } from "../../core/address.ts";
+import { AddressError, parseAddress, parseSeed } from "../../core/address.ts";
 import { ConfigError, type ConfigPreset, resolveConfig } from "../../core/config.ts";
 import { type Agent, AgentBindError, type AgentOptions, startAgent } from "../../agent/agent.ts";
 import { eventJson } from "../../http/json.ts";
@@ -30,7 +30,8 @@ Options:
   --bind HOST:PORT     UDP address to bind (default 0.0.0.0:7946)
   --advertise HOST:PORT
                        address other members should use (default: the bound one)
-  --join HOST:PORT,... members to join through (repeatable, comma-separated)
+  --join HOST:PORT,... members to join through (repeatable, comma-separated); HOST may be
+                       a DNS name, resolved again at every join attempt and re-announce
   --profile P          timing preset: lan (default), wan or local
   --meta KEY=VALUE     a tag, announced as metadata (repeatable)
   --key BASE64         gossip encryption key, 16/24/32 bytes (repeatable; the first
@@ -110,7 +111,8 @@ export async function agentOptions(
   const join = values.join.flatMap((j) => j.split(",")).map((j) => j.trim()).filter(Boolean);
   const check = (flag: string, addr: string) => {
     try {
-      parseAddress(addr, flag === "--http" ? 7373 : 7946);
+      if (flag === "--join") parseSeed(addr);
+      else parseAddress(addr, flag === "--http" ? 7373 : 7946);
     } catch (error) {
       if (error instanceof AddressError) throw new UsageError(`${flag}: ${error.message}`);
       throw error;

@@ -4,7 +4,7 @@
  * @module
  */
 
-import { AddressError, parseAddress } from "../../core/address.ts";
+import { AddressError, parseSeed } from "../../core/address.ts";
 import { AgentClient } from "../client.ts";
 import { type Command, defineCommand } from "../command.ts";
 import { UsageError } from "../usage.ts";
@@ -12,6 +12,7 @@ import { UsageError } from "../usage.ts";
 const HELP = `Usage: shoal join [options] HOST:PORT...
 
 Ask a running agent to announce itself to the given members (and so join their cluster).
+HOST may be an IP address or a DNS name (the agent resolves it at every attempt).
 
 Options:
   --http HOST:PORT     the agent's HTTP address (default $SHOAL_HTTP_ADDR or 127.0.0.1:7373)
@@ -33,7 +34,7 @@ export const joinCommand: Command = defineCommand({
     if (addresses.length === 0) throw new UsageError("give at least one HOST:PORT to join");
     for (const a of addresses) {
       try {
-        parseAddress(a);
+        parseSeed(a);
       } catch (error) {
         if (error instanceof AddressError) throw new UsageError(error.message);
         throw error;
