@@ -4,7 +4,6 @@
  * kill a live member or move its address (docs/security.md).
  */
 import { test } from "node:test";
-import process from "node:process";
 import assert from "node:assert/strict";
 import type { ShoalNode } from "../../mod.ts";
 import { allSeeAlive, FAST, startCluster, waitFor } from "../node/helpers.ts";
