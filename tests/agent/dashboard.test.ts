@@ -33,6 +33,8 @@ import { newCoreStats, observeRtt, RTT_BUCKETS } from "../../src/core/stats.ts";
 import type { ClusterView } from "../../src/http/view.ts";
 import { createApi } from "../../src/http/api.ts";
 import { type HttpServer, serveHttp } from "../../src/http/server.ts";
+import { AgentClient } from "../../src/cli/client.ts";
+import type { HistoryJson, StatsEventJson } from "../../src/http/history.ts";
 import { FAST } from "../node/helpers.ts";
 import { root } from "./helpers.ts";
 
@@ -195,6 +197,39 @@ describe("dashboard in Chromium", { skip, timeout: 180_000 }, () => {
     after(async () => {
       await agent?.shutdown();
       await Promise.all(nodes.map((n) => n.close()));
+    });
+
+    test("the event stream keeps its shape for shoal monitor, plus history and stats", {
+      timeout: 30_000,
+    }, async () => {
+      const client = new AgentClient(`127.0.0.1:${agent.http!.port}`);
+      const abort = new AbortController();
+      const got: { event: string; data: unknown }[] = [];
+      const guard = setTimeout(() => abort.abort(), 20_000);
+      try {
+        await client.events((event, data) => {
+          got.push({ event, data });
+          if (event === "stats") abort.abort(); // the first sample after the snapshot
+        }, abort.signal);
+      } finally {
+        clearTimeout(guard);
+      }
+      const snap = got[0]?.data as {
+        self: string;
+        members: { name: string }[];
+        health: { healthScore: number };
+        history: HistoryJson;
+      };
+      assert.equal(got[0]?.event, "snapshot");
+      assert.equal(snap.self, "dash-0");
+      assert.ok(snap.members.some((m) => m.name === "dash-0"));
+      assert.equal(typeof snap.health.healthScore, "number");
+      assert.equal(snap.history.windowMs, 300_000);
+      assert.deepEqual(snap.history.rtt.buckets, RTT_BUCKETS);
+      const stats = got.find((g) => g.event === "stats")?.data as StatsEventJson | undefined;
+      assert.ok(stats, `events: ${got.map((g) => g.event)}`);
+      assert.equal(typeof stats.sample.packetsInPerSec, "number");
+      assert.equal(stats.rtt.counts.length, RTT_BUCKETS.length + 1);
     });
 
     test("5 alive; a kill turns suspect then dead; a leave turns left", {
