@@ -36,8 +36,8 @@ export type { StreamStats } from "./src/node/streams.ts";
 export { type SeedResolver, systemResolver } from "./src/node/resolve.ts";
 export {
   memberTags,
-  type OwnerOptions,
   ownerOf,
+  type OwnerOptions,
   rankOwners,
   type RendezvousMember,
   rendezvousScore,
