@@ -42,6 +42,7 @@ export {
   type RendezvousMember,
   rendezvousScore,
 } from "./src/node/rendezvous.ts";
+export { decodeTags, encodeTags, TagError, type Tags } from "./src/node/tags.ts";
 
 export {
   type Identity,

@@ -47,12 +47,12 @@ import { parseArgs } from "node:util";
 import {
   type ConfigOverrides,
   createNode,
+  encodeTags,
   type Member,
   memberTags,
   rankOwners,
   type ShoalNode,
 } from "../../mod.ts";
-import { encodeTags } from "../../src/http/tags.ts";
 
 /** The tag every instance carries; owners are chosen among members with it. */
 export const EDGE_TAG = "role=edge";

@@ -13,7 +13,7 @@ import type { StreamBinder } from "../transport/stream_types.ts";
 import { AddressInUseError, type DatagramBinder } from "../transport/types.ts";
 import { type Api, createApi } from "../http/api.ts";
 import { type HttpServer, serveHttp } from "../http/server.ts";
-import { encodeTags, type Tags } from "../http/tags.ts";
+import { encodeTags, type Tags } from "../node/tags.ts";
 import { ChangeTracker } from "../http/tracker.ts";
 import type { DataDirProblem } from "../node/persist.ts";
 import { PeerSnapshot, readPeers } from "./snapshot.ts";

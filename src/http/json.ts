@@ -6,7 +6,7 @@
 
 import type { MembershipEvent, MembershipEventType } from "../core/effects.ts";
 import type { Member, MemberState } from "../core/member.ts";
-import { decodeTags, type Tags } from "./tags.ts";
+import { decodeTags, type Tags } from "../node/tags.ts";
 
 /** A member as JSON. */
 export interface MemberJson {

@@ -22,7 +22,7 @@
  */
 
 import type { Member, MemberState } from "../core/member.ts";
-import { Reader } from "../wire/msgpack.ts";
+import { decodeTags } from "./tags.ts";
 
 /** What rendezvous hashing needs of a member: its name, state and metadata. */
 export type RendezvousMember = Pick<Member, "name" | "state" | "meta">;
@@ -131,23 +131,7 @@ export function rendezvousScore(key: string, name: string): number {
  * ```
  */
 export function memberTags(meta: Uint8Array): Record<string, string> | undefined {
-  if (meta.length === 0) return {};
-  try {
-    const r = new Reader(meta);
-    const first = r.peek();
-    // A real map header only (Reader.mapHeader also reads nil as an empty map).
-    if ((first & 0xf0) !== 0x80 && first !== 0xde && first !== 0xdf) return undefined;
-    const n = r.mapHeader();
-    const tags: Record<string, string> = Object.create(null);
-    for (let i = 0; i < n; i++) {
-      const key = r.key();
-      tags[key] = r.str();
-    }
-    if (r.remaining !== 0) return undefined;
-    return { ...tags };
-  } catch {
-    return undefined;
-  }
+  return decodeTags(meta);
 }
 
 /** Decoded tags by member name, reused while the metadata bytes stay the same. Bounded. */

@@ -26,7 +26,7 @@ import type { MembershipEvent } from "../../src/core/effects.ts";
 import type { NodeStats } from "../../src/node/node.ts";
 import { newTransportStats } from "../../src/transport/types.ts";
 import { type Agent, startAgent } from "../../src/agent/agent.ts";
-import { decodeTags, encodeTags } from "../../src/http/tags.ts";
+import { decodeTags, encodeTags } from "../../src/node/tags.ts";
 import { ChangeTracker } from "../../src/http/tracker.ts";
 import { History, MAX_TIMELINE_ENTRIES, Ring } from "../../src/http/history.ts";
 import { newCoreStats, observeRtt, RTT_BUCKETS } from "../../src/core/stats.ts";

@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import { networkInterfaces } from "node:os";
 import { createNode, type ShoalNode } from "../../mod.ts";
 import { type Agent, startAgent } from "../../src/agent/agent.ts";
-import { encodeTags } from "../../src/http/tags.ts";
+import { encodeTags } from "../../src/node/tags.ts";
 import { createApi } from "../../src/http/api.ts";
 import { FAST } from "../node/helpers.ts";
 import { eventually } from "./helpers.ts";

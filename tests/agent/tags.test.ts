@@ -5,7 +5,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { decode, encode } from "@msgpack/msgpack";
-import { decodeTags, encodeTags, parseTagArgs, TagError } from "../../src/http/tags.ts";
+import { decodeTags, encodeTags, parseTagArgs, TagError } from "../../src/node/tags.ts";
 import { META_MAX_SIZE } from "../../src/core/config.ts";
 
 const T = { timeout: 10_000 };

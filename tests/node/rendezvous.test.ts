@@ -11,7 +11,7 @@ import {
   type RendezvousMember,
   rendezvousScore,
 } from "../../mod.ts";
-import { encodeTags } from "../../src/http/tags.ts";
+import { encodeTags } from "../../src/node/tags.ts";
 
 const member = (name: string, tags: Record<string, string> = { role: "edge" }) => ({
   name,

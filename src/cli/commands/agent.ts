@@ -13,7 +13,7 @@ import { eventJson } from "../../http/json.ts";
 import { KeyringError, parseKey } from "../../wire/keyring.ts";
 import { LABEL_MAX_SIZE } from "../../wire/label.ts";
 import { allowedHostName } from "../../http/hosts.ts";
-import { encodeTags, parseTagArgs, TagError, type Tags } from "../../http/tags.ts";
+import { encodeTags, parseTagArgs, TagError, type Tags } from "../../node/tags.ts";
 import { type Command, defineCommand, type Options, type ParsedArgs } from "../command.ts";
 import { eventLine } from "../format.ts";
 import { parseTune } from "../tune.ts";
