@@ -3,8 +3,8 @@
  * manifests and fly.toml parse (YAML and TOML through Bun's parsers, run as a child so the
  * test is the same under Deno), hold together (headless service, seeds, signals, variables
  * defined), and every agent command line in them is one the real `shoal agent` accepts:
- * strictly parsed, then started (on 127.0.0.1, without the DNS seeds, which need the
- * platform's DNS) and stopped with SIGTERM.
+ * strictly parsed, its seeds parsed as DNS names, then started (on 127.0.0.1, without the
+ * seeds, which need the platform's DNS) and stopped with SIGTERM.
  */
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
@@ -13,6 +13,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import process from "node:process";
+import { parseSeed } from "../../mod.ts";
 import { agentCommand } from "../../src/cli/commands/agent.ts";
 import { bin, root, ShoalProcess } from "../agent/helpers.ts";
 
@@ -87,7 +88,12 @@ async function checkAgent(argv: readonly string[], env: Record<string, string> =
   const dir = await mkdtemp(join(tmpdir(), "shoal-deploy-"));
   const local: string[] = [];
   for (const [flag, value] of flags(args)) {
-    if (flag === "--join" || flag === "--advertise") continue;
+    if (flag === "--join") {
+      // Seeds are DNS names of the platform: parsed here (no lookup), not joined.
+      for (const seed of (value ?? "").split(",")) assert.ok(parseSeed(seed).name, seed);
+      continue;
+    }
+    if (flag === "--advertise") continue;
     local.push(flag);
     if (flag === "--bind" || flag === "--http") local.push("127.0.0.1:0");
     else if (flag === "--data-dir") local.push(join(dir, "state"));
