@@ -126,10 +126,6 @@ if (denoSkip) console.log(`skipping the deno compile tests: ${denoSkip}`);
 
 const sizeMiB = async (path: string) => ((await stat(path)).size / 2 ** 20).toFixed(1);
 
-after(async () => {
-  await rm(dir, { recursive: true, force: true });
-});
-
 /** The agent scenario, run against one compiled binary. */
 function agentScenario(built: Built, runtime: "bun" | "deno") {
   const binary = built.output;
@@ -204,41 +200,47 @@ function agentScenario(built: Built, runtime: "bun" | "deno") {
   });
 }
 
-describe("one-file agent: bun build --compile", { timeout: 120_000 }, () => {
-  const binary = bunBuilt.output;
-
-  test("npm run compile builds one executable", async () => {
-    assert.equal(bunBuilt.code, 0, `${bunBuilt.command}\n${bunBuilt.stderr}`);
-    console.log(
-      `${bunBuilt.command}: ${Math.round(bunBuilt.ms)} ms, ${await sizeMiB(binary)} MiB`,
-    );
+describe("one-file agent", { timeout: 120_000 }, () => {
+  after(async () => {
+    await rm(dir, { recursive: true, force: true });
   });
 
-  test("shoal --version prints the package version", async () => {
-    assert.equal(pkg.version, denoJson.version, "package.json and deno.json disagree");
-    const r = await run(binary, ["--version"]);
-    assert.equal(r.code, 0, r.stderr);
-    assert.equal(r.stdout, `shoal ${pkg.version}\n`);
+  describe("one-file agent: bun build --compile", { timeout: 120_000 }, () => {
+    const binary = bunBuilt.output;
+
+    test("npm run compile builds one executable", async () => {
+      assert.equal(bunBuilt.code, 0, `${bunBuilt.command}\n${bunBuilt.stderr}`);
+      console.log(
+        `${bunBuilt.command}: ${Math.round(bunBuilt.ms)} ms, ${await sizeMiB(binary)} MiB`,
+      );
+    });
+
+    test("shoal --version prints the package version", async () => {
+      assert.equal(pkg.version, denoJson.version, "package.json and deno.json disagree");
+      const r = await run(binary, ["--version"]);
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal(r.stdout, `shoal ${pkg.version}\n`);
+    });
+
+    agentScenario(bunBuilt, "bun");
   });
 
-  agentScenario(bunBuilt, "bun");
-});
+  describe("one-file agent: deno compile", { timeout: 120_000, skip: denoSkip }, () => {
+    const binary = denoBuilt.output;
 
-describe("one-file agent: deno compile", { timeout: 120_000, skip: denoSkip }, () => {
-  const binary = denoBuilt.output;
+    test("npm run compile:deno builds one executable", async () => {
+      assert.equal(denoBuilt.code, 0, `${denoBuilt.command}\n${denoBuilt.stderr}`);
+      console.log(
+        `${denoBuilt.command}: ${Math.round(denoBuilt.ms)} ms, ${await sizeMiB(binary)} MiB`,
+      );
+    });
 
-  test("npm run compile:deno builds one executable", async () => {
-    assert.equal(denoBuilt.code, 0, `${denoBuilt.command}\n${denoBuilt.stderr}`);
-    console.log(
-      `${denoBuilt.command}: ${Math.round(denoBuilt.ms)} ms, ${await sizeMiB(binary)} MiB`,
-    );
+    test("shoal --version prints the package version", async () => {
+      const r = await run(binary, ["--version"]);
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal(r.stdout, `shoal ${pkg.version}\n`);
+    });
+
+    agentScenario(denoBuilt, "deno");
   });
-
-  test("shoal --version prints the package version", async () => {
-    const r = await run(binary, ["--version"]);
-    assert.equal(r.code, 0, r.stderr);
-    assert.equal(r.stdout, `shoal ${pkg.version}\n`);
-  });
-
-  agentScenario(denoBuilt, "deno");
 });
