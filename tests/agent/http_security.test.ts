@@ -462,6 +462,23 @@ describe("HTTP API security", { timeout: 180_000 }, () => {
     };
     type Values = Parameters<typeof agentOptions>[0];
 
+    test(
+      "--allow-cidr reaches the protocol settings; a bad network is a usage error",
+      T,
+      async () => {
+        const set = await agentOptions({
+          ...base,
+          name: "n",
+          "allow-cidr": ["127.0.0.0/8", "::1/128"],
+        } as unknown as Values);
+        assert.deepEqual(set.tune?.allowedCidrs, ["127.0.0.0/8", "::1/128"]);
+        await assert.rejects(
+          agentOptions({ ...base, name: "n", "allow-cidr": ["127.0.0.0/40"] } as unknown as Values),
+          (e: unknown) => e instanceof UsageError && /--allow-cidr/.test((e as Error).message),
+        );
+      },
+    );
+
     test("--http-allow-host and --http-public-reads", T, async () => {
       const plain = await agentOptions({ ...base, name: "n" } as unknown as Values);
       assert.deepEqual(plain.httpAllowedHosts, []);

@@ -47,7 +47,10 @@ Options:
   --http-allow-host NAME
                        a name the API answers to in the Host header, besides localhost
                        and IP addresses (repeatable); others get 421
-  --tune KEY=VALUE     override a protocol setting, e.g. probeInterval=200 (repeatable)
+  --allow-cidr NET     accept packets from and members at this network only, e.g.
+                       127.0.0.0/8 (repeatable; default: any)
+  --tune KEY=VALUE     override a protocol setting, e.g. probeInterval=200 or
+                       maxMembers=2000 (repeatable)
   --json               print each membership event as one JSON object per line
   -h, --help           show this help
 
@@ -91,6 +94,7 @@ const OPTIONS = {
   "http-token": { type: "string" },
   "http-public-reads": { type: "boolean", default: false },
   "http-allow-host": { type: "string", multiple: true, default: [] as string[] },
+  "allow-cidr": { type: "string", multiple: true, default: [] as string[] },
   tune: { type: "string", multiple: true, default: [] as string[] },
   json: { type: "boolean", default: false },
 } as const satisfies Options;
@@ -134,11 +138,15 @@ export async function agentOptions(
   if (new TextEncoder().encode(label).length > LABEL_MAX_SIZE) {
     throw new UsageError(`--label must be at most ${LABEL_MAX_SIZE} bytes`);
   }
-  const tune = parseTune(values.tune);
+  const cidrs = values["allow-cidr"] ?? [];
+  const tune = { ...parseTune(values.tune), ...(cidrs.length ? { allowedCidrs: cidrs } : {}) };
   try {
     resolveConfig(profile, tune);
   } catch (error) {
-    if (error instanceof ConfigError) throw new UsageError(`--tune: ${error.message}`);
+    if (error instanceof ConfigError) {
+      const flag = error.message.startsWith("allowedCidrs") ? "--allow-cidr" : "--tune";
+      throw new UsageError(`${flag}: ${error.message}`);
+    }
     throw error;
   }
   const token = values["http-token"] ?? process.env.SHOAL_HTTP_TOKEN ?? "";
