@@ -78,6 +78,7 @@ export {
   wanConfig,
 } from "./src/core/config.ts";
 export { type SuspicionBounds, suspicionBounds } from "./src/core/suspicion.ts";
+export { type MemberView, ViewCoalescer, type ViewOptions } from "./src/core/views.ts";
 export { retransmitLimit } from "./src/core/broadcasts.ts";
 export { type Rng, seededRng } from "./src/core/rng.ts";
 export {

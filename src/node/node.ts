@@ -22,6 +22,7 @@ import type { Member, MemberState } from "../core/member.ts";
 import type { Rng } from "../core/rng.ts";
 import type { CoreStats } from "../core/stats.ts";
 import { Swim } from "../core/swim.ts";
+import { type MemberView, ViewCoalescer, type ViewOptions } from "../core/views.ts";
 import { detectDatagramBinder, detectStreamBinder } from "../transport/auto.ts";
 import type { StreamBinder } from "../transport/stream_types.ts";
 import {
@@ -185,6 +186,8 @@ export class ShoalNode implements AsyncDisposable {
   readonly keyring: Keyring | undefined;
   readonly #timers = new Set<ReturnType<typeof setTimeout>>();
   readonly #waiters: { what: string; resolve: () => void }[] = [];
+  /** Ends each open `views()` subscription (called by close). */
+  readonly #viewEnds = new Set<() => void>();
   #closed = false;
   #internalErrors = 0;
   readonly #maxDecrypts: number;
@@ -311,6 +314,87 @@ export class ShoalNode implements AsyncDisposable {
   /** Call `listener` for every event; returns an unsubscribe function. */
   onEvent(listener: (event: MembershipEvent) => void): () => void {
     return this.#hub.listen(listener);
+  }
+
+  /**
+   * Settled views of the cluster: the first at once (or, with `initial: "settled"`, once the
+   * membership has been quiet for `settle` ms), then a new one once membership changes have
+   * been quiet for `settle` ms (default 1000), or at the latest `maxDelay` ms (default 5000)
+   * after the first change it folds in while changes keep coming, so a crash is reported
+   * within `maxDelay` of its detection. Only changes to the view count: a member entering or
+   * leaving it, or its address or metadata changing. By default the view holds alive,
+   * suspect and unreachable members, so a suspicion (and its refutation) is no change; pass
+   * `states: ["alive"]` to drop suspects at once. A view that would not differ from the
+   * previous one is not emitted.
+   *
+   * Each call is an independent subscription that ends when the node closes or the iterator
+   * is returned. A reader that falls behind is not queued views: it gets the latest one,
+   * with every change since the last view it read, when it next asks.
+   *
+   * @example
+   * ```ts ignore
+   * for await (const view of node.views({ settle: 2000, maxDelay: 10_000 })) {
+   *   ring.rebuild(view.members.map((m) => m.name)); // a few times, not once per newcomer
+   * }
+   * ```
+   */
+  views(options: ViewOptions = {}): AsyncIterableIterator<MemberView> {
+    const now = () => performance.now();
+    const views = new ViewCoalescer(this.#swim.members(), options, now());
+    let ended = this.#closed;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    let wake: (() => void) | undefined;
+    const arm = (at: number | undefined) => {
+      if (at === undefined || ended) return;
+      const handle = setTimeout(() => {
+        this.#timers.delete(handle);
+        timer = undefined;
+        if (ended) return;
+        arm(views.poll(now()));
+        if (views.due) wake?.();
+      }, Math.max(0, at - now()));
+      (handle as unknown as { unref?: () => void }).unref?.();
+      this.#timers.add(handle);
+      timer = handle;
+    };
+    const unlisten = this.#hub.listen((event) => arm(views.observe(event.member, now())));
+    const end = () => {
+      ended = true;
+      unlisten();
+      if (timer !== undefined) {
+        clearTimeout(timer);
+        this.#timers.delete(timer);
+        timer = undefined;
+      }
+      this.#viewEnds.delete(end);
+      wake?.();
+    };
+    if (ended) end();
+    else this.#viewEnds.add(end);
+    arm(views.poll(now()));
+    const done = (): IteratorResult<MemberView> => ({ done: true, value: undefined });
+    const iterator: AsyncIterableIterator<MemberView> = {
+      next: async (): Promise<IteratorResult<MemberView>> => {
+        for (;;) {
+          if (ended) return done();
+          if (views.due) {
+            const view = views.take(now());
+            if (view) return { done: false, value: view };
+            continue; // the changes cancelled out: wait for the next ones
+          }
+          await new Promise<void>((resolve) => (wake = resolve));
+          wake = undefined;
+        }
+      },
+      return: (): Promise<IteratorResult<MemberView>> => {
+        end();
+        return Promise.resolve(done());
+      },
+      [Symbol.asyncIterator]() {
+        return iterator;
+      },
+    };
+    return iterator;
   }
 
   /** User messages from now on (sent with `send` or `broadcast` by any member). */
@@ -441,6 +525,7 @@ export class ShoalNode implements AsyncDisposable {
     this.#timers.clear();
     if (this.#keepAlive !== undefined) clearInterval(this.#keepAlive);
     for (const w of this.#waiters.splice(0)) w.resolve();
+    for (const end of [...this.#viewEnds]) end();
     this.#hub.close();
     this.#messages.close();
     await this.#streams?.close();

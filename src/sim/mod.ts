@@ -17,4 +17,5 @@
 
 export { type SimEvent, type SimNode, Simulator, type SimulatorOptions } from "./simulator.ts";
 export { VirtualScheduler } from "./scheduler.ts";
+export type { MemberView, ViewOptions } from "../core/views.ts";
 export { RealScheduler, type Scheduler } from "../transport/scheduler.ts";

@@ -20,6 +20,7 @@ import type { Member } from "../core/member.ts";
 import type { NodeState, PushPull } from "../core/messages.ts";
 import { seededRng } from "../core/rng.ts";
 import { Swim } from "../core/swim.ts";
+import { type MemberView, ViewCoalescer, type ViewOptions } from "../core/views.ts";
 import { MemoryNetwork, type NetworkFaults } from "../transport/memory.ts";
 import type { DatagramTransport, TransportStats } from "../transport/types.ts";
 import { VirtualScheduler } from "./scheduler.ts";
@@ -105,6 +106,8 @@ export class Simulator {
   readonly #sockets = new Map<string, DatagramTransport>();
   readonly #opts: SimulatorOptions;
   #restarts = 0;
+  /** `watchViews` subscriptions: each running node's coalescer, per subscription. */
+  readonly #watchers = new Set<ViewWatcher>();
 
   /** Create an empty simulation. */
   constructor(options: SimulatorOptions) {
@@ -236,6 +239,7 @@ export class Simulator {
       },
     });
     this.#sockets.set(name, socket);
+    for (const w of this.#watchers) this.#watch(w, node);
     this.#apply(node, swim.start());
     if (knownMembers) return node; // already converged: no announce
     const others = seeds.filter((a) => a.host !== address.host || a.port !== address.port);
@@ -277,10 +281,68 @@ export class Simulator {
     return predicate();
   }
 
+  /**
+   * Follow every node's settled view (the rule of `ShoalNode.views()`, see
+   * {@linkcode ViewCoalescer}) in virtual time: `onView` gets each view of each running node,
+   * this one's and those added later (a restarted node starts a new subscription). Watching
+   * changes nothing the nodes do. Returns a function that stops it.
+   *
+   * @example
+   * ```ts
+   * import { Simulator } from "@shoal/swim/sim";
+   * import { lanConfig, memberlistCodec } from "@shoal/swim";
+   * const sim = new Simulator({ seed: 1, config: lanConfig, codec: memberlistCodec });
+   * const views = new Map<string, number>();
+   * const stop = sim.watchViews({ settle: 1000, maxDelay: 5000 }, (node) => {
+   *   views.set(node, (views.get(node) ?? 0) + 1);
+   * });
+   * sim.addNodes(20);
+   * sim.runFor(20_000);
+   * stop();
+   * console.log(views.get("n0")); // a few, not 20
+   * ```
+   */
+  watchViews(options: ViewOptions, onView: (node: string, view: MemberView) => void): () => void {
+    const watcher: ViewWatcher = { options, onView, views: new Map() };
+    this.#watchers.add(watcher);
+    for (const node of this.running()) this.#watch(watcher, node);
+    return () => {
+      this.#watchers.delete(watcher);
+      watcher.views.clear();
+    };
+  }
+
+  #watch(watcher: ViewWatcher, node: SimNode): void {
+    const views = new ViewCoalescer(node.swim.members(), watcher.options, this.clock.now());
+    watcher.views.set(node, views);
+    this.#viewStep(watcher, node, views, views.poll(this.clock.now()));
+  }
+
+  /** Arm the timer a coalescer asked for; take a view as soon as one is due. */
+  #viewStep(
+    watcher: ViewWatcher,
+    node: SimNode,
+    views: ViewCoalescer,
+    at: number | undefined,
+  ): void {
+    if (at !== undefined) {
+      this.clock.schedule(at - this.clock.now(), () => {
+        if (node.running && watcher.views.get(node) === views) {
+          this.#viewStep(watcher, node, views, views.poll(this.clock.now()));
+        }
+      });
+    }
+    if (views.due) {
+      const view = views.take(this.clock.now());
+      if (view) watcher.onView(node.name, view);
+    }
+  }
+
   /** Crash a node: it stops sending, receiving and running timers, without a word. */
   kill(name: string): void {
     const node = this.node(name);
     node.running = false;
+    for (const w of this.#watchers) w.views.delete(node);
     void this.#sockets.get(name)?.close();
   }
 
@@ -372,6 +434,12 @@ export class Simulator {
           });
           break;
         case "event":
+          for (const w of this.#watchers) {
+            const views = w.views.get(node);
+            if (views) {
+              this.#viewStep(w, node, views, views.observe(e.event.member, this.clock.now()));
+            }
+          }
           this.events.push({
             at: this.clock.now(),
             observer: node.name,
@@ -430,6 +498,13 @@ export class Simulator {
       }
     }
   }
+}
+
+/** One `watchViews` subscription. */
+interface ViewWatcher {
+  readonly options: ViewOptions;
+  readonly onView: (node: string, view: MemberView) => void;
+  readonly views: Map<SimNode, ViewCoalescer>;
 }
 
 /** The simulated address of the `index`-th node added. */
