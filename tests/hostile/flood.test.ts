@@ -67,18 +67,22 @@ test(
         "the killed member to be declared dead",
       );
       off();
+      // The death may reach `a` as a rumour before its own suspicion (the dead rumour replaces
+      // a queued suspect about the same member), so a suspect event is not required.
       const suspect = seen.find((e) => e.type === "suspect");
       const deadAt = seen.find((e) => e.type === "dead");
-      assert.ok(suspect && deadAt, JSON.stringify(seen));
-      assert.ok(suspect.at - killed <= cycle + margin, `suspected after ${suspect.at - killed} ms`);
+      assert.ok(deadAt, JSON.stringify(seen));
+      // One bound on the whole detection: how it splits between the wait for a probe (a table
+      // full of fakes stretches the cycle) and the suspicion varies with the machine's load.
       assert.ok(
-        deadAt.at - suspect.at <= suspicionMax + margin,
-        `dead ${deadAt.at - suspect.at} ms later`,
+        deadAt.at - killed <= cycle + suspicionMax + 2 * margin,
+        `dead ${deadAt.at - killed} ms after the kill`,
       );
       console.log(
         `flood(maxMembers ${maxMembers}): table ${a.members().length}, refused ` +
-          `${JSON.stringify(refused)}; killed member suspect after ${suspect.at - killed} ms, ` +
-          `dead ${deadAt.at - suspect.at} ms later`,
+          `${JSON.stringify(refused)}; killed member ` +
+          (suspect ? `suspect after ${suspect.at - killed} ms, ` : "not suspected first, ") +
+          `dead ${deadAt.at - killed} ms after the kill`,
       );
       assert.ok(await main.pingForAck(at(a), a.name, 78), "still answering pings");
       assert.equal(a.stats().internalErrors, 0);
