@@ -12,7 +12,7 @@ import type { MembershipEvent } from "../../src/core/effects.ts";
 import { allSeeAlive, FAST, startCluster, waitFor } from "../node/helpers.ts";
 import { aliveFlood, Attacker, flood } from "./_attacker.ts";
 
-const T = { timeout: 120_000 };
+const T = { timeout: 180_000 };
 const MIB = 1024 * 1024;
 
 const at = (n: ShoalNode) => ({ host: "127.0.0.1", port: n.address.port });
@@ -22,7 +22,7 @@ test(
   "flood with a small maxMembers: the table stays bounded, a killed member is detected",
   T,
   async () => {
-    const maxMembers = 64;
+    const maxMembers = 32;
     const config = { ...FAST, maxMembers };
     const nodes: ShoalNode[] = [];
     const attackers: Attacker[] = [];
@@ -54,11 +54,16 @@ test(
         if (e.member.name === d.name) seen.push({ type: e.type, at: Date.now() });
       });
       const killed = Date.now();
+      // Probes of fakes fail, so the flooded node's health score rises and Lifeguard stretches
+      // its probe period by (score + 1); the bound allows half its ceiling (awarenessMaxMultiplier
+      // 8). The score at the kill is printed.
+      const score = a.healthScore;
+      const stretch = 4;
       await d.close();
       // A full table of maxMembers is probed round-robin, alternating with suspects (fakes
-      // suspected elsewhere): two cycles and the probe timeout; then the longest suspicion
-      // (suspicionMaxTimeoutMult · suspicionMult · log10(n) · probeInterval).
-      const cycle = 2 * maxMembers * FAST.probeInterval! + FAST.probeTimeout!;
+      // suspected elsewhere): two cycles and the probe timeout, stretched by our health; then
+      // the longest suspicion (suspicionMaxTimeoutMult · suspicionMult · log10(n) · probeInterval).
+      const cycle = stretch * (2 * maxMembers * FAST.probeInterval! + FAST.probeTimeout!);
       const suspicionMax = 6 * FAST.suspicionMult! * Math.log10(maxMembers) * FAST.probeInterval!;
       const margin = 5000;
       await waitFor(
@@ -80,7 +85,7 @@ test(
       );
       console.log(
         `flood(maxMembers ${maxMembers}): table ${a.members().length}, refused ` +
-          `${JSON.stringify(refused)}; killed member ` +
+          `${JSON.stringify(refused)}; health score ${score} at the kill; killed member ` +
           (suspect ? `suspect after ${suspect.at - killed} ms, ` : "not suspected first, ") +
           `dead ${deadAt.at - killed} ms after the kill`,
       );
