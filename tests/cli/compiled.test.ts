@@ -19,6 +19,7 @@ import process from "node:process";
 import { createNode, type MembershipEvent, type ShoalNode } from "../../mod.ts";
 import { bin, eventually, FAST_TUNE, root, ShoalProcess } from "../agent/helpers.ts";
 import { FAST } from "../node/helpers.ts";
+import { runChild, type RunResult } from "./_run.ts";
 
 /** Longest a build may take (bun: about 0.5 s here; deno: about 4 s until the download). */
 const BUILD_TIMEOUT_MS = 120_000;
@@ -85,25 +86,10 @@ async function build(script: string, distPath: string, output: string): Promise<
 }
 
 /** Run a compiled binary to completion, with no runtime on PATH. */
-function run(
-  binary: string,
-  args: string[],
-): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(binary, args, {
-      cwd: dir,
-      stdio: ["ignore", "pipe", "pipe"],
-      env: { ...process.env, PATH: "/usr/bin:/bin", NO_COLOR: "1" },
-    });
-    let stdout = "", stderr = "";
-    child.stdout!.on("data", (c: Buffer) => (stdout += c.toString()));
-    child.stderr!.on("data", (c: Buffer) => (stderr += c.toString()));
-    const timer = setTimeout(() => child.kill("SIGKILL"), 30_000);
-    child.on("error", reject);
-    child.on("close", (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
+function run(binary: string, args: string[]): Promise<RunResult> {
+  return runChild(binary, args, {
+    cwd: dir,
+    env: { ...process.env, PATH: "/usr/bin:/bin", NO_COLOR: "1" },
   });
 }
 

@@ -8,34 +8,23 @@
  */
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import process from "node:process";
 import { parseSeed } from "../../mod.ts";
 import { agentCommand } from "../../src/cli/commands/agent.ts";
+import { runChild } from "./_run.ts";
 import { bin, root, ShoalProcess } from "../agent/helpers.ts";
 
-/** Run a child to completion (killed after 30 s); its stdout. */
-function output(cmd: string, args: string[], env: Record<string, string> = {}): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, {
-      cwd: root,
-      stdio: ["ignore", "pipe", "pipe"],
-      env: { ...process.env, ...env },
-    });
-    let stdout = "", stderr = "";
-    child.stdout!.on("data", (c: Buffer) => (stdout += c.toString()));
-    child.stderr!.on("data", (c: Buffer) => (stderr += c.toString()));
-    const timer = setTimeout(() => child.kill("SIGKILL"), 30_000);
-    child.on("error", reject);
-    child.on("close", (code) => {
-      clearTimeout(timer);
-      if (code === 0) resolve(stdout);
-      else reject(new Error(`${cmd} ${args.join(" ")} exited ${code}: ${stderr}`));
-    });
+/** Run a child to completion (killed after 30 s); its stdout, or a rejection naming why. */
+async function output(cmd: string, args: string[], env: Record<string, string> = {}) {
+  const { code, stdout, stderr } = await runChild(cmd, args, {
+    cwd: root,
+    env: { ...process.env, ...env },
   });
+  if (code !== 0) throw new Error(`${cmd} ${args.join(" ")} exited ${code}: ${stderr}`);
+  return stdout;
 }
 
 /** Parse a YAML (all documents) or TOML file with Bun's parsers. */

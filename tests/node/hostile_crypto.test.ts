@@ -11,7 +11,11 @@ import type { PeerAddress } from "../../src/core/address.ts";
 import type { Codec } from "../../src/core/codec.ts";
 import type { Message } from "../../src/core/messages.ts";
 import { detectDatagramBinder } from "../../src/transport/auto.ts";
-import type { DatagramHandler, DatagramTransport } from "../../src/transport/types.ts";
+import {
+  type DatagramHandler,
+  type DatagramTransport,
+  newTransportStats,
+} from "../../src/transport/types.ts";
 import { createMemberlistCodec } from "../../src/wire/codec.ts";
 import { encryptPayload } from "../../src/wire/encryption.ts";
 import { Keyring } from "../../src/wire/keyring.ts";
@@ -256,14 +260,7 @@ function captureBinder() {
       box.deliver = options.onDatagram;
       const t: DatagramTransport = {
         local: { host: "127.0.0.1", port: 40_000 },
-        stats: {
-          packetsOut: 0,
-          bytesOut: 0,
-          packetsIn: 0,
-          bytesIn: 0,
-          sendErrors: 0,
-          receiveErrors: 0,
-        },
+        stats: newTransportStats(),
         send: (_to, bytes) => void sent.push(bytes),
         close: () => Promise.resolve(),
       };
