@@ -59,7 +59,8 @@ export class AntiEntropy {
   readonly #rumours: Rumours;
 
   /** Anti-entropy for `ctx`, merging through `rumours`. */
-  constructor(ctx: Context, rumours: Rumours) {
+  constructor(ctx: Context, rumours: Rumours, localState?: (join: boolean) => Uint8Array) {
+    this.#userState = localState;
     this.#ctx = ctx;
     this.#rumours = rumours;
   }
@@ -197,8 +198,20 @@ export class AntiEntropy {
    * Addresses, metadata and versions are relayed exactly as announced.
    */
   pushPull(join: boolean): PushPull {
-    return { type: "pushPull", join, states: this.#localState(), userState: NO_USER_STATE };
+    return { type: "pushPull", join, states: this.#localState(), userState: this.#user(join) };
   }
+
+  /** The delegate's state for a push/pull (memberlist's `LocalState(join)`), empty without one. */
+  #user(join: boolean): Uint8Array {
+    if (this.#userState === undefined) return NO_USER_STATE;
+    try {
+      return this.#userState(join);
+    } catch {
+      return NO_USER_STATE; // the delegate's fault: the exchange goes on without its state
+    }
+  }
+
+  readonly #userState: ((join: boolean) => Uint8Array) | undefined;
 
   #localState(): NodeState[] {
     const out: NodeState[] = [];
@@ -219,12 +232,12 @@ export class AntiEntropy {
   /**
    * Merge a peer's full state (protocol.md §7.6): alive entries are alive claims, left entries
    * leave claims, suspect and dead entries only make the member suspect here. Refused
-   * whole (and counted) if the protocol versions are incompatible.
+   * whole (and counted) if the protocol versions are incompatible. Returns whether it merged.
    */
-  mergeRemoteState(states: readonly NodeState[]): void {
+  mergeRemoteState(states: readonly NodeState[]): boolean {
     if (!compatibleVersions(versionedEntries(states, this.#ctx.table.values()))) {
       this.#ctx.stats.mergesRejected++;
-      return;
+      return false;
     }
     this.#ctx.stats.merges++;
     this.#settleJoin();
@@ -255,6 +268,7 @@ export class AntiEntropy {
         });
       }
     }
+    return true;
   }
 
   #attemptJoin(token: number, attempt: number): void {

@@ -109,4 +109,9 @@ export type Effect =
    */
   | { readonly type: "resolve"; readonly names: readonly string[]; readonly token: number }
   /** A user message arrived (packet or stream) for the application. */
-  | { readonly type: "user"; readonly payload: Uint8Array; readonly from: PeerAddress };
+  | { readonly type: "user"; readonly payload: Uint8Array; readonly from: PeerAddress }
+  /**
+   * A push/pull merged and carried user state (memberlist's delegate
+   * `MergeRemoteState(buf, join)`): hand it to the layer that set `localState`.
+   */
+  | { readonly type: "remoteState"; readonly state: Uint8Array; readonly join: boolean };

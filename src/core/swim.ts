@@ -45,6 +45,7 @@ import type { Message, NodeState, PushPull, StreamReply, StreamRequest } from ".
 import { randomInt, type Rng } from "./rng.ts";
 import { Rumours } from "./rumours.ts";
 import { type CoreStats, newCoreStats } from "./stats.ts";
+import { impossibleRange } from "./versions.ts";
 
 /** Who this node is. */
 export interface Identity {
@@ -83,6 +84,19 @@ export interface SwimOptions {
    * not alive (`state` ≠ 0) or name this node are skipped; byte fields are kept, not copied.
    */
   readonly knownMembers?: readonly NodeState[];
+  /**
+   * The `Vsn` we announce, `[PMin, PMax, PCur, DMin, DMax, DCur]` (default
+   * {@linkcode DEFAULT_VSN}). A layer on top (serf) sets its delegate versions here; memberlist
+   * refuses a push/pull from a member whose delegate versions clash with the cluster's.
+   */
+  readonly vsn?: Uint8Array;
+  /**
+   * The user state sent with every push/pull (memberlist's delegate `LocalState(join)`;
+   * `join` is true for a joiner's exchange). Without it the user state is empty. A provider
+   * that throws sends none. A peer's non-empty user state comes back as a `remoteState`
+   * effect once its push/pull merged.
+   */
+  readonly localState?: (join: boolean) => Uint8Array;
 }
 
 /** The acceptor's side of a stream exchange: what to write back, and what to do. */
@@ -128,7 +142,7 @@ export class Swim {
       host: bytesToIp(addr),
       port: identity.port,
       meta: identity.meta && identity.meta.length ? identity.meta.slice() : null,
-      vsn: DEFAULT_VSN,
+      vsn: checkVsn(options.vsn ?? DEFAULT_VSN),
       incarnation: Math.max(1, identity.incarnation ?? 1) >>> 0,
       state: "alive",
       stateChangedAt: now(),
@@ -157,7 +171,7 @@ export class Swim {
     this.#diss = new Dissemination(this.#ctx);
     this.#rumours = new Rumours(this.#ctx, this.#diss);
     this.#fd = new FailureDetector(this.#ctx, this.#diss, this.#rumours);
-    this.#ae = new AntiEntropy(this.#ctx, this.#rumours);
+    this.#ae = new AntiEntropy(this.#ctx, this.#rumours, options.localState);
   }
 
   // MARK: API
@@ -254,7 +268,7 @@ export class Swim {
     switch (request.type) {
       case "pushPull":
         reply = this.#ae.pushPull(request.join);
-        this.#ae.mergeRemoteState(request.states);
+        this.#merge(request);
         break;
       case "ping":
         reply = this.#fd.answerPing(request);
@@ -268,8 +282,14 @@ export class Swim {
 
   /** The reply to a `pushPull` effect: merge the peer's state (protocol.md §7.6). */
   handlePushPullReply(reply: PushPull): Effect[] {
-    this.#ae.mergeRemoteState(reply.states);
+    this.#merge(reply);
     return this.#drain();
+  }
+
+  /** Merge a push/pull's states, then hand its user state (if any) to the host. */
+  #merge(pp: PushPull): void {
+    if (!this.#ae.mergeRemoteState(pp.states) || pp.userState.length === 0) return;
+    this.#ctx.out.push({ type: "remoteState", state: pp.userState, join: pp.join });
   }
 
   /** The outcome of a `streamPing` effect: `ok` when the ack arrived in time. */
@@ -483,6 +503,14 @@ function knownRecords(states: readonly NodeState[], self: string, at: number): M
     });
   }
   return known;
+}
+
+/** A `Vsn` we can announce: six bytes with a possible protocol range. */
+function checkVsn(vsn: Uint8Array): Uint8Array {
+  if (vsn.length !== 6 || impossibleRange(vsn) || vsn[3] > vsn[4]) {
+    throw new RangeError(`vsn must be 6 bytes with valid ranges, got [${[...vsn].join(", ")}]`);
+  }
+  return vsn.slice();
 }
 
 function checkMeta(meta: Uint8Array | undefined): void {

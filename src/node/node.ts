@@ -114,6 +114,18 @@ export interface NodeOptions {
    * 256). Datagrams arriving beyond it are dropped and counted as `overloaded`.
    */
   readonly maxDecryptsInFlight?: number;
+  /**
+   * The protocol versions announced, `[PMin, PMax, PCur, DMin, DMax, DCur]` (default
+   * `[1, 5, 2, 0, 0, 0]`): a layer on top (serf) sets its delegate versions here.
+   */
+  readonly vsn?: Uint8Array;
+  /**
+   * User state sent with every push/pull (memberlist's delegate `LocalState(join)`), as a
+   * layer on top (serf) needs; a peer's arrives at `onRemoteState`.
+   */
+  readonly localState?: (join: boolean) => Uint8Array;
+  /** A peer's push/pull user state, once its push/pull merged (`MergeRemoteState(buf, join)`). */
+  readonly onRemoteState?: (state: Uint8Array, join: boolean) => void;
 }
 
 /** A user message received from another member. */
@@ -201,6 +213,7 @@ export class ShoalNode implements AsyncDisposable {
   readonly #resolver: SeedResolver;
   readonly #resolveTimeout: number;
   readonly #onResolve: ((result: ResolveResult) => void) | undefined;
+  readonly #onRemoteState: ((state: Uint8Array, join: boolean) => void) | undefined;
   #lookups = 0;
   #lookupsFailed = 0;
   #savedIncarnation = -1;
@@ -219,6 +232,7 @@ export class ShoalNode implements AsyncDisposable {
     this.#resolver = parts.resolver;
     this.#resolveTimeout = parts.resolveTimeoutMs;
     this.#onResolve = parts.onResolve;
+    this.#onRemoteState = parts.onRemoteState;
     const streams = parts.streams;
     this.#streams = streams &&
       new StreamEndpoint(streams.binder, {
@@ -628,6 +642,9 @@ export class ShoalNode implements AsyncDisposable {
       case "user":
         this.#messages.publish({ payload: e.payload, from: e.from });
         break;
+      case "remoteState":
+        this.#onRemoteState?.(e.state, e.join); // a throw is counted by #apply
+        break;
       case "schedule": {
         const handle = setTimeout(() => {
           this.#timers.delete(handle);
@@ -772,6 +789,8 @@ export async function createNode(options: NodeOptions): Promise<ShoalNode> {
         now: () => performance.now(),
         rng: options.rng ?? { next: Math.random },
         streams: streamBinder !== undefined,
+        vsn: options.vsn,
+        localState: options.localState,
       });
       node = new ShoalNode({
         swim,
@@ -784,6 +803,7 @@ export async function createNode(options: NodeOptions): Promise<ShoalNode> {
         resolver: options.resolver ?? systemResolver,
         resolveTimeoutMs,
         onResolve: options.onResolve,
+        onRemoteState: options.onRemoteState,
         streams: streamBinder && {
           binder: streamBinder,
           timeoutMs: config.tcpTimeout,
@@ -830,6 +850,7 @@ interface NodeParts {
   readonly resolver: SeedResolver;
   readonly resolveTimeoutMs: number;
   readonly onResolve?: (result: ResolveResult) => void;
+  readonly onRemoteState?: (state: Uint8Array, join: boolean) => void;
   readonly streams?: {
     readonly binder: StreamBinder;
     readonly timeoutMs: number;
