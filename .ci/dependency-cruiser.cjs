@@ -1,5 +1,5 @@
 // Import rules for src/, checked by dependency-cruiser from .ci/test. Layers, lowest first:
-// core ← wire ← transport ← node ← http ← agent ← cli, with sim beside node. A folder may
+// core ← wire ← transport ← node ← serf ← http ← agent ← cli, with sim beside node. A folder may
 // import only its own files and the layers below it. Type-only and dynamic imports count.
 
 /** A rule forbidding imports from `folder` into any src/ folder outside `allowed`. */
@@ -34,9 +34,10 @@ module.exports = {
     layer("transport", ["core", "wire", "transport"]),
     layer("node", ["core", "wire", "transport", "node"]),
     layer("sim", ["core", "wire", "transport", "sim"]),
-    layer("http", ["core", "wire", "transport", "node", "sim", "http"]),
-    layer("agent", ["core", "wire", "transport", "node", "sim", "http", "agent"]),
-    layer("cli", ["core", "wire", "transport", "node", "sim", "http", "agent", "cli"]),
+    layer("serf", ["core", "wire", "transport", "node", "serf"]),
+    layer("http", ["core", "wire", "transport", "node", "sim", "serf", "http"]),
+    layer("agent", ["core", "wire", "transport", "node", "sim", "serf", "http", "agent"]),
+    layer("cli", ["core", "wire", "transport", "node", "sim", "serf", "http", "agent", "cli"]),
   ],
   options: {
     tsPreCompilationDeps: true,
