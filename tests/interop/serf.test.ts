@@ -238,7 +238,7 @@ describe("interop with serf 0.8.2 agents", LONG, () => {
     }
     await h2.close();
 
-    await s2.cli(["leave"]);
+    s2.interrupt(); // a graceful leave
     await s2.exited();
     for (const h of [h1, h3]) {
       await until(() => shoalStatus(h, "s2") === "left", `${h.name}: s2 left`);

@@ -165,6 +165,14 @@ export class SerfAgent {
     return out.members as SerfCliMember[];
   }
 
+  /**
+   * Leave gracefully (SIGINT, as Ctrl-C: the agent leaves, then exits). `serf leave` over
+   * RPC does the same but makes the agent log a WARN line of its own as it quits.
+   */
+  interrupt(): void {
+    if (!this.#exited) this.#child.kill("SIGINT");
+  }
+
   /** Kill it (SIGKILL: a failure, not a leave). */
   kill(): void {
     running.delete(this);
