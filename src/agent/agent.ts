@@ -14,7 +14,10 @@ import { AddressInUseError, type DatagramBinder } from "../transport/types.ts";
 import { type Api, createApi } from "../http/api.ts";
 import { type HttpServer, serveHttp } from "../http/server.ts";
 import { encodeTags, type Tags } from "../node/tags.ts";
+import { createSerf, type Serf } from "../serf/serf.ts";
+import { encodeSerfTags } from "../serf/tags.ts";
 import { ChangeTracker } from "../http/tracker.ts";
+import type { ClusterView } from "../http/view.ts";
 import type { DataDirProblem } from "../node/persist.ts";
 import { PeerSnapshot, readPeers } from "./snapshot.ts";
 import { agentTransports } from "./transport.ts";
@@ -80,12 +83,19 @@ export interface AgentOptions {
   readonly streams?: StreamBinder | false;
   /** Period of the dashboard's health updates, ms. */
   readonly healthIntervalMs?: number;
+  /**
+   * Run as a serf member (serf 0.8's tags, user events and queries; `src/serf/`): tags are
+   * announced serf's way, and the HTTP API gains `POST /v1/event` and `POST /v1/query`.
+   */
+  readonly serf?: boolean;
 }
 
 /** A running agent. */
 export interface Agent {
   /** The cluster member. */
   readonly node: ShoalNode;
+  /** The serf member on top of `node`, with `serf: true`. */
+  readonly serf: Serf | undefined;
   /** Last-change times of members. */
   readonly tracker: ChangeTracker;
   /** The HTTP server, when `http` was given. */
@@ -115,7 +125,7 @@ export interface Agent {
  */
 export async function startAgent(options: AgentOptions): Promise<Agent> {
   resolveConfig(options.profile ?? "lan", options.tune ?? {}); // fail before binding anything
-  const meta = encodeTags(options.tags ?? {});
+  const meta = options.serf ? encodeSerfTags(options.tags ?? {}) : encodeTags(options.tags ?? {});
   const httpAddress = options.http === undefined ? undefined : parseAddress(options.http, 7373);
   let dataDirProblems = 0;
   const onDataDirProblem = (problem: DataDirProblem) => {
@@ -131,23 +141,27 @@ export async function startAgent(options: AgentOptions): Promise<Agent> {
     : await agentTransports();
   const transport = options.transport ?? defaults!.datagram;
   const streams = options.streams ?? defaults!.stream;
-  const node = await bindOrExplain("UDP/TCP", options.bind, () =>
-    createNode({
-      name: options.name,
-      dataDir: options.dataDir,
-      onDataDirProblem,
-      bind: options.bind,
-      advertise: options.advertise,
-      seeds,
-      meta,
-      preset: options.profile,
-      config: options.tune,
-      keys: options.keys?.length ? options.keys : undefined,
-      label: options.label || undefined,
-      transport,
-      streams,
-      onResolve: options.onResolve ?? seedResolutionLogger(),
-    }));
+  const nodeOptions = {
+    name: options.name,
+    dataDir: options.dataDir,
+    onDataDirProblem,
+    bind: options.bind,
+    advertise: options.advertise,
+    seeds,
+    preset: options.profile,
+    config: options.tune,
+    keys: options.keys?.length ? options.keys : undefined,
+    label: options.label || undefined,
+    transport,
+    streams,
+    onResolve: options.onResolve ?? seedResolutionLogger(),
+  };
+  let serf: Serf | undefined;
+  const node = await bindOrExplain("UDP/TCP", options.bind, async () => {
+    if (!options.serf) return await createNode({ ...nodeOptions, meta });
+    serf = await createSerf({ ...nodeOptions, tags: options.tags ?? {} });
+    return serf.node;
+  });
   const tracker = new ChangeTracker(node);
   let snapshot: PeerSnapshot | undefined;
   let api: Api | undefined;
@@ -158,12 +172,12 @@ export async function startAgent(options: AgentOptions): Promise<Agent> {
 
   const shutdown = (opts: { readonly leave?: boolean } = {}): Promise<void> =>
     stopping ??= (async () => {
-      if (opts.leave && !node.closed) await node.leave().catch(() => {});
+      if (opts.leave && !node.closed) await (serf ?? node).leave().catch(() => {});
       api?.close();
       await http?.close();
       await snapshot?.close();
       tracker.close();
-      await node.close();
+      await (serf ?? node).close();
       resolveDone();
     })();
 
@@ -173,7 +187,8 @@ export async function startAgent(options: AgentOptions): Promise<Agent> {
     }
     if (httpAddress) {
       api = createApi({
-        view: node,
+        view: serf ? serfView(serf) : node,
+        serf,
         tracker,
         token: options.httpToken || undefined,
         allowedHosts: options.httpAllowedHosts,
@@ -194,6 +209,7 @@ export async function startAgent(options: AgentOptions): Promise<Agent> {
   }
   return {
     node,
+    serf,
     tracker,
     http,
     transports: { datagram: transport.name, stream: streams ? streams.name : undefined },
@@ -203,6 +219,21 @@ export async function startAgent(options: AgentOptions): Promise<Agent> {
     },
     done,
     shutdown,
+  };
+}
+
+/** The node as the API sees it, but leaving the serf way (leave intent first). */
+function serfView(serf: Serf): ClusterView {
+  const node = serf.node;
+  return {
+    name: node.name,
+    members: () => node.members(),
+    member: (name) => node.member(name),
+    localMember: () => node.localMember(),
+    onEvent: (listener) => node.onEvent(listener),
+    stats: () => node.stats(),
+    join: (seeds) => serf.join(seeds),
+    leave: () => serf.leave(),
   };
 }
 

@@ -21,11 +21,13 @@ import process from "node:process";
 import { pathToFileURL } from "node:url";
 import type { Command } from "./command.ts";
 import { agentCommand } from "./commands/agent.ts";
+import { eventCommand } from "./commands/event.ts";
 import { joinCommand } from "./commands/join.ts";
 import { keygenCommand } from "./commands/keygen.ts";
 import { leaveCommand } from "./commands/leave.ts";
 import { membersCommand } from "./commands/members.ts";
 import { monitorCommand } from "./commands/monitor.ts";
+import { queryCommand } from "./commands/query.ts";
 import { CommandError, UsageError } from "./usage.ts";
 
 /** The version `shoal --version` prints. */
@@ -37,6 +39,8 @@ const COMMANDS: readonly Command[] = [
   joinCommand,
   leaveCommand,
   monitorCommand,
+  eventCommand,
+  queryCommand,
   keygenCommand,
 ];
 

@@ -10,6 +10,8 @@
  * | `POST /v1/join` `{"addresses": ["host:port", ...]}` | announce to more members |
  * | `POST /v1/leave` | leave gracefully (then the agent shuts down) |
  * | `GET /v1/events` | Server-Sent Events (see `sse.ts`) |
+ * | `POST /v1/event` `{"name", "payload", "coalesce"}` | a serf user event (with `serf`) |
+ * | `POST /v1/query` `{"name", "payload", "filterNodes", "filterTags", "timeout"}` | a serf query: `{"acks", "responses"}` once it ends |
  * | `GET /metrics` | Prometheus text |
  *
  * Every refusal is a 4xx (or a 503 when the event-stream cap is reached) with a JSON body
@@ -41,6 +43,7 @@ import {
   type RefusalReason,
 } from "./responses.ts";
 import { DEFAULT_MAX_EVENT_STREAMS, EventStreams } from "./sse.ts";
+import type { Serf } from "../serf/serf.ts";
 
 /** Handles one request; `remote` is the caller's IP address. */
 export type RequestHandler = (req: Request, remote: string) => Promise<Response>;
@@ -69,6 +72,8 @@ export interface ApiOptions {
   readonly authenticateReads?: boolean;
   /** Most concurrent event streams (default 64); more get 503. */
   readonly maxEventStreams?: number;
+  /** The serf member, when the agent runs one: enables `POST /v1/event` and `/v1/query`. */
+  readonly serf?: Serf;
 }
 
 /** The API: its handler, and `close` to end open event streams. */
@@ -202,6 +207,72 @@ export function createApi(options: ApiOptions): Api {
         return jsonResponse(200, { ok: true, addresses });
       }),
     },
+    "/v1/event": {
+      POST: mutation(async (req) => {
+        const serf = needSerf();
+        const body = await readJsonObject(req);
+        const name = nonEmptyString(body.name, "name");
+        const payload = optionalString(body.payload, "payload");
+        if (body.coalesce !== undefined && typeof body.coalesce !== "boolean") {
+          throw new HttpError(400, '"coalesce" must be a boolean');
+        }
+        try {
+          serf.event(name, payload, { coalesce: body.coalesce as boolean | undefined });
+        } catch (error) {
+          if (error instanceof RangeError) throw new HttpError(400, error.message);
+          throw error;
+        }
+        return jsonResponse(200, { ok: true, name });
+      }),
+    },
+    "/v1/query": {
+      POST: mutation(async (req) => {
+        const serf = needSerf();
+        const body = await readJsonObject(req);
+        const name = nonEmptyString(body.name, "name");
+        const payload = optionalString(body.payload, "payload");
+        const filterNodes = body.filterNodes ?? [];
+        if (
+          !Array.isArray(filterNodes) || filterNodes.length > MAX_FILTER_NODES ||
+          !filterNodes.every((n) => typeof n === "string")
+        ) {
+          throw new HttpError(400, `"filterNodes" must be at most ${MAX_FILTER_NODES} strings`);
+        }
+        const filterTags = body.filterTags ?? {};
+        if (
+          typeof filterTags !== "object" || filterTags === null || Array.isArray(filterTags) ||
+          !Object.values(filterTags).every((v) => typeof v === "string")
+        ) {
+          throw new HttpError(400, '"filterTags" must map tag names to regular expressions');
+        }
+        const timeout = body.timeout;
+        if (
+          timeout !== undefined &&
+          (typeof timeout !== "number" || !(timeout > 0) || timeout > MAX_QUERY_TIMEOUT)
+        ) {
+          throw new HttpError(400, `"timeout" must be 1 to ${MAX_QUERY_TIMEOUT} ms`);
+        }
+        let result;
+        try {
+          result = await serf.query(name, payload, {
+            filterNodes: filterNodes as string[],
+            filterTags: filterTags as Record<string, string>,
+            timeout: timeout as number | undefined,
+          }).collect();
+        } catch (error) {
+          if (error instanceof RangeError) throw new HttpError(400, error.message);
+          throw error;
+        }
+        const decoder = new TextDecoder();
+        return jsonResponse(200, {
+          acks: result.acks,
+          responses: result.responses.map((r) => ({
+            from: r.from,
+            payload: decoder.decode(r.payload),
+          })),
+        });
+      }),
+    },
     "/v1/leave": {
       POST: mutation(async (req) => {
         await readJsonObject(req);
@@ -250,6 +321,14 @@ export function createApi(options: ApiOptions): Api {
     }
   };
 
+  function needSerf(): Serf {
+    if (options.serf === undefined) {
+      throw new HttpError(404, "this agent is not a serf member (start it with --serf)");
+    }
+    if (leaving) throw new HttpError(409, "this agent is leaving");
+    return options.serf;
+  }
+
   function oneMember(name: string): Response {
     const m = view.member(name);
     if (!m) throw new HttpError(404, `no member named ${JSON.stringify(name)}`);
@@ -257,6 +336,24 @@ export function createApi(options: ApiOptions): Api {
   }
 
   return { handle, close: () => streams.closeAll(), stats };
+}
+
+/** Most names a query's node filter may list over the API. */
+const MAX_FILTER_NODES = 256;
+/** Longest query over the API, ms. */
+const MAX_QUERY_TIMEOUT = 300_000;
+
+function nonEmptyString(v: unknown, field: string): string {
+  if (typeof v !== "string" || v === "") {
+    throw new HttpError(400, `"${field}" must be a non-empty string`);
+  }
+  return v;
+}
+
+function optionalString(v: unknown, field: string): string {
+  if (v === undefined) return "";
+  if (typeof v !== "string") throw new HttpError(400, `"${field}" must be a string`);
+  return v;
 }
 
 /** Parse `?status=alive,suspect`; `undefined` means every state. */

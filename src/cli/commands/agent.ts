@@ -51,6 +51,8 @@ Options:
                        127.0.0.0/8 (repeatable; default: any)
   --tune KEY=VALUE     override a protocol setting, e.g. probeInterval=200 or
                        maxMembers=2000 (repeatable)
+  --serf               run as a serf member (serf 0.8 agents' tags, events, queries;
+                       see shoal event, shoal query)
   --json               print each membership event as one JSON object per line
   -h, --help           show this help
 
@@ -96,6 +98,7 @@ const OPTIONS = {
   "http-allow-host": { type: "string", multiple: true, default: [] as string[] },
   "allow-cidr": { type: "string", multiple: true, default: [] as string[] },
   tune: { type: "string", multiple: true, default: [] as string[] },
+  serf: { type: "boolean", default: false },
   json: { type: "boolean", default: false },
 } as const satisfies Options;
 
@@ -172,6 +175,7 @@ export async function agentOptions(
     httpToken: token || undefined,
     httpAllowedHosts: allowedHosts,
     httpAuthenticateReads: !values["http-public-reads"],
+    serf: values.serf,
     json: values.json,
   };
 }
