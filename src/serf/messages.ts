@@ -1,5 +1,5 @@
 /**
- * Serf's messages (protocol.md §17) and their encoding: one type byte, then a go-msgpack map
+ * Serf's messages (docs/serf.md) and their encoding: one type byte, then a go-msgpack map
  * whose keys are the Go struct's field names. They ride on memberlist user messages (direct
  * sends and broadcasts) and, for {@linkcode PushPullState}, on push/pull user state.
  *

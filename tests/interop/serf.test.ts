@@ -68,8 +68,25 @@ const status = (members: SerfCliMember[], name: string) =>
   members.find((m) => m.name === name)?.status;
 const shoalStatus = (s: Serf, name: string) => s.members().find((m) => m.name === name)?.status;
 
+/**
+ * Lines about the serf CLI's RPC connection, not about the cluster:
+ * - serf 0.8.2's own race: when a query ends, the agent's RPC stream may see the response
+ *   channels closed before its done timer and write to a `serf query` client that has gone.
+ *   Seen in a cluster of serf agents alone under CPU load (60 queries with 3 busy loops: one
+ *   such ERR).
+ * - a `serf monitor` the test stops: the agent may write one more log line to it before it
+ *   notices the connection closed.
+ */
+const SERF_OWN = [
+  /\[ERR\] agent\.ipc: Failed to stream (ack|response|query end) to ipc\.client/,
+  /\[ERR\] agent\.ipc: Failed to stream log to ipc\.client/,
+];
+
 function assertClean() {
-  for (const a of agents) assert.deepEqual(a.problems(), [], `${a.name} logged ERR/WARN lines`);
+  for (const a of agents) {
+    const bad = a.problems().filter((l) => !SERF_OWN.some((re) => re.test(l)));
+    assert.deepEqual(bad, [], `${a.name} logged ERR/WARN lines`);
+  }
 }
 
 describe("interop with serf 0.8.2 agents", LONG, () => {
@@ -149,7 +166,7 @@ describe("interop with serf 0.8.2 agents", LONG, () => {
     const monitor = spawn("serf", [
       "monitor",
       `-rpc-addr=127.0.0.1:${s3.rpcPort}`,
-      "-log-level=debug",
+      "-log-level=info",
     ], { stdio: ["ignore", "pipe", "pipe"] });
     let out = "";
     monitor.stdout.on("data", (d) => (out += String(d)));

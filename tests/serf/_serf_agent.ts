@@ -198,16 +198,26 @@ export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
-/** Poll `pred` every 50 ms until true, or throw after `ms`. */
+/**
+ * Poll `pred` every 50 ms until true, or throw after `ms`; the error includes what `state`
+ * returns then (what was seen instead).
+ */
 export async function until(
   pred: () => boolean | Promise<boolean>,
   what: string,
   ms = 20_000,
+  state?: () => unknown,
 ): Promise<void> {
   const end = Date.now() + ms;
   while (Date.now() < end) {
     if (await pred()) return;
     await sleep(50);
   }
-  throw new Error(`timed out after ${ms} ms waiting for ${what}`);
+  let seen = "";
+  try {
+    if (state) seen = `; seen: ${JSON.stringify(await state())}`;
+  } catch (error) {
+    seen = `; state unavailable: ${error}`;
+  }
+  throw new Error(`timed out after ${ms} ms waiting for ${what}${seen}`);
 }
