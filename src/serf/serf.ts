@@ -58,6 +58,11 @@ export interface SerfOptions
   readonly queryResponseSizeLimit?: number;
   /** How long `leave()` lets the leave intent spread before memberlist's leave (default 1 s). */
   readonly leavePropagateMs?: number;
+  /**
+   * Most other members' messages re-broadcast per second (default 1024): beyond it they are
+   * still handled here but not passed on, and counted (the gossip queue stays bounded).
+   */
+  readonly maxRelaysPerSecond?: number;
 }
 
 /** A user event received (or sent by this member). */
@@ -180,6 +185,8 @@ export class SerfQuery implements AsyncIterable<QueryReply> {
 export interface SerfMemberStats extends SerfStats {
   /** Broadcasts or sends refused by the node (too large, closed). */
   sendErrors: number;
+  /** Other members' messages not re-broadcast: over `maxRelaysPerSecond`. */
+  relaysDropped: number;
   /** Events dropped from `events()` subscriptions that fell 4,096 behind. */
   eventsDropped: number;
   /** Exceptions caught in serf's receive path (should stay 0). */
@@ -220,6 +227,10 @@ export class Serf implements AsyncDisposable {
   #flushTimer: ReturnType<typeof setTimeout> | undefined;
   #sendErrors = 0;
   #internalErrors = 0;
+  readonly #maxRelays: number;
+  #relayWindow = 0;
+  #relaysInWindow = 0;
+  #relaysDropped = 0;
   #closed = false;
 
   /** @internal Use {@linkcode createSerf}. */
@@ -233,6 +244,7 @@ export class Serf implements AsyncDisposable {
     this.#gossipInterval = resolveConfig(options.preset ?? "lan", options.config).gossipInterval;
     this.#timeoutMult = options.queryTimeoutMult ?? 16;
     this.#leavePropagate = options.leavePropagateMs ?? 1000;
+    this.#maxRelays = options.maxRelaysPerSecond ?? 1024;
     this.#unsubscribe.push(
       node.onMessage((m) => this.#run(() => state.handleMessage(m.payload))),
       node.onEvent((e) => this.#onMember(e)),
@@ -374,6 +386,7 @@ export class Serf implements AsyncDisposable {
       ...this.#state.stats,
       decodeErrors: { ...this.#state.stats.decodeErrors },
       sendErrors: this.#sendErrors,
+      relaysDropped: this.#relaysDropped,
       eventsDropped: this.#hub.dropped,
       internalErrors: this.#internalErrors,
     };
@@ -467,7 +480,8 @@ export class Serf implements AsyncDisposable {
   #perform(e: SerfEffect): void {
     switch (e.type) {
       case "broadcast":
-        if (!this.node.closed) this.node.broadcast(e.bytes);
+        if (e.relay && !this.#relayAllowed()) this.#relaysDropped++;
+        else if (!this.node.closed) this.node.broadcast(e.bytes);
         break;
       case "send":
         if (!this.node.closed) this.node.send({ host: bytesToIp(e.ip), port: e.port }, e.bytes);
@@ -483,6 +497,16 @@ export class Serf implements AsyncDisposable {
         this.#queries.get(e.ltime)?.add({ type: e.kind, from: e.from, payload: e.payload });
         break;
     }
+  }
+
+  /** One more re-broadcast this second, if under the limit. */
+  #relayAllowed(): boolean {
+    const second = Math.floor(performance.now() / 1000);
+    if (second !== this.#relayWindow) {
+      this.#relayWindow = second;
+      this.#relaysInWindow = 0;
+    }
+    return ++this.#relaysInWindow <= this.#maxRelays;
   }
 
   #deliverEvent(ev: UserEventData): void {

@@ -121,8 +121,8 @@ export interface IncomingQuery {
 
 /** Something the shell must do. */
 export type SerfEffect =
-  /** Gossip `bytes` (a serf message) to the cluster. */
-  | { readonly type: "broadcast"; readonly bytes: Uint8Array }
+  /** Gossip `bytes` (a serf message) to the cluster; `relay` for another member's message. */
+  | { readonly type: "broadcast"; readonly bytes: Uint8Array; readonly relay?: boolean }
   /** Send `bytes` as a memberlist user message to `ip:port`. */
   | {
     readonly type: "send";
@@ -784,7 +784,7 @@ export class SerfState {
         this.stats.unsupported++; // only valid as push/pull user state
         break;
     }
-    if (rebroadcast) this.#out.push({ type: "broadcast", bytes: bytes.slice() });
+    if (rebroadcast) this.#out.push({ type: "broadcast", bytes: bytes.slice(), relay: true });
     return this.#drain();
   }
 

@@ -149,6 +149,7 @@ describe("serf user events", () => {
     const first = s.handleMessage(msg);
     assert.equal(of(first, "userEvent").length, 1);
     assert.equal(of(first, "broadcast").length, 1);
+    assert.equal(of(first, "broadcast")[0].relay, true, "marked as another member's");
     assert.deepEqual(s.handleMessage(msg), []);
     const other = encodeSerfMessage({
       type: "userEvent",
@@ -189,6 +190,7 @@ describe("serf user events", () => {
     const { s } = state();
     const e = s.userEvent("deploy", bytes("v2"), false);
     assert.deepEqual(e.map((x) => x.type), ["userEvent", "broadcast"]);
+    assert.equal(of(e, "broadcast")[0].relay, undefined);
     assert.equal(s.eventClock.time(), 1);
     assert.throws(() => s.userEvent("x", new Uint8Array(512), false), RangeError);
   });
