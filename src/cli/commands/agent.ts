@@ -197,6 +197,17 @@ async function run(options: AgentCommandOptions): Promise<number> {
   node.onEvent((event) => {
     console.log(options.json ? JSON.stringify(eventJson(event)) : eventLine(eventJson(event)));
   });
+  agent.serf?.onEvent((e) => {
+    const payload = new TextDecoder().decode(e.payload);
+    const time = new Date().toISOString();
+    console.log(
+      options.json
+        ? JSON.stringify({ type: e.type, name: e.name, ltime: e.ltime, payload, time })
+        : `${time} ${e.type === "user" ? "event  " : "query  "} ${e.name} ${
+          JSON.stringify(payload)
+        }`,
+    );
+  });
   log(
     `${node.name} listening on ${node.address.host}:${node.address.port} (udp: ${agent.transports.datagram}, tcp: ${
       agent.transports.stream ?? "off"
