@@ -1,11 +1,13 @@
 /**
  * A mass join in the simulator: n members start `--spacing` ms apart, all through the first,
  * with the cluster benchmark's timing (probe 200 ms, gossip 50 ms, periodic push/pull and
- * re-announce off). Prints what the join costs — datagrams and bytes per member in the first
+ * re-announce off) or, with `--timing lan`, the defaults users run (`resolveConfig("lan")`);
+ * `--streams` gives the members streams (join by push/pull, as on real sockets). Prints what the join costs — datagrams and bytes per member in the first
  * `--window` ms — how long until every member sees every other, and how many pairs never met.
  * Virtual time: the figures are deterministic for a seed.
  *
  *   deno run -A bench/mass_join.ts [--sizes 50,100,200,400] [--spacing 5] [--seeds 1,2,3]
+ *                                  [--timing bench|lan] [--streams] [--window 5000] [--limit 60000]
  *
  * @module
  */
@@ -23,10 +25,15 @@ const { values } = parseArgs({
     seeds: { type: "string", default: "1,2,3" },
     window: { type: "string", default: "5000" },
     limit: { type: "string", default: "60000" },
+    timing: { type: "string", default: "bench" },
+    streams: { type: "boolean", default: false },
   },
 });
+if (values.timing !== "bench" && values.timing !== "lan") {
+  throw new Error(`--timing must be bench or lan, not ${values.timing}`);
+}
 
-const config = resolveConfig("lan", {
+const config = values.timing === "lan" ? resolveConfig("lan") : resolveConfig("lan", {
   probeInterval: TIMING.probeIntervalMs,
   probeTimeout: TIMING.probeTimeoutMs,
   indirectChecks: TIMING.indirectChecks,
@@ -48,7 +55,12 @@ interface Run {
 }
 
 function run(n: number, seed: number): Run {
-  const sim = new Simulator({ seed, config, codec: createMemberlistCodec({ compress: true }) });
+  const sim = new Simulator({
+    seed,
+    config,
+    codec: createMemberlistCodec({ compress: true }),
+    streams: values.streams,
+  });
   for (let i = 0; i < n; i++) {
     sim.addNode(`n${i}`);
     sim.runFor(spacing);
@@ -86,7 +98,9 @@ console.log(
     `medians over seeds ${seeds.join(", ")}; traffic counted over the first ${window} ms.\n`,
 );
 console.log(
-  "| n | converged after the last start, ms | pairs never met after 60 s | datagrams per member | KB per member | suspicions |",
+  `| n | converged after the last start, ms | pairs never met after ${
+    limit / 1000
+  } s | datagrams per member | KB per member | suspicions |`,
 );
 console.log("|---:|---:|---:|---:|---:|---:|");
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];

@@ -17,11 +17,12 @@ import {
   packerFor,
   pingFrom,
   replyAddress,
+  safeIp,
   sameAddress,
 } from "./context.ts";
 import { type MemberRecord, STATE_CODE, StateCode } from "./member.ts";
 import type { ResolveResult } from "./effects.ts";
-import type { NodeState, Ping, PushPull } from "./messages.ts";
+import type { Alive, NodeState, Ping, PushPull } from "./messages.ts";
 import { randomInt, shuffle } from "./rng.ts";
 import type { Rumours } from "./rumours.ts";
 import { compatibleVersions } from "./versions.ts";
@@ -49,6 +50,8 @@ const MAX_FEEDS_PER_WINDOW = 16;
 const SEED_ONLY_ATTEMPTS = 3;
 /** Addresses taken from one resolved seed name, at most. */
 const MAX_ADDRESSES_PER_NAME = 32;
+/** Joins seen since our last sync that make the next one come once they calm (§12). */
+const CHURN_SYNC_JOINS = 16;
 /** Token keys of the pending name resolutions (a join attempt's, a re-announce's). */
 const RESOLVE_JOIN = "resolve:join";
 const RESOLVE_REANNOUNCE = "resolve:reannounce";
@@ -105,6 +108,26 @@ export class AntiEntropy {
     this.prove(announce.to);
     return this.#feedFor(announce) ? announce : undefined;
   }
+
+  /**
+   * Is an alive that came in a datagram from `from` news to pass on? Not when it is part of a
+   * feed answering our join: second-hand, from an address we announced our join to, within a
+   * probe interval of that announce (protocol.md §13.1).
+   */
+  isNews(alive: Alive, from: PeerAddress): boolean {
+    if (this.#feedsExpected.size === 0) return true;
+    const key = `${from.host}:${from.port}`;
+    const until = this.#feedsExpected.get(key);
+    if (until === undefined) return true;
+    if (this.#ctx.now() > until) {
+      this.#feedsExpected.delete(key);
+      return true;
+    }
+    return from.port === alive.port && from.host === safeIp(alive.addr);
+  }
+
+  /** Addresses we announced our join to → until when their feed is expected. */
+  readonly #feedsExpected = new Map<string, number>();
 
   /** Something at `address` answered a ping of ours: announces from there need no challenge. */
   prove(address: PeerAddress): void {
@@ -233,8 +256,10 @@ export class AntiEntropy {
    * Merge a peer's full state (protocol.md §7.6): alive entries are alive claims, left entries
    * leave claims, suspect and dead entries only make the member suspect here. Refused
    * whole (and counted) if the protocol versions are incompatible. Returns whether it merged.
+   * A reply to our join push/pull (`tableForUs`) is news only to us: members new to us are not
+   * gossiped on (§13.1).
    */
-  mergeRemoteState(states: readonly NodeState[]): boolean {
+  mergeRemoteState(states: readonly NodeState[], tableForUs: boolean): boolean {
     if (!compatibleVersions(versionedEntries(states, this.#ctx.table.values()))) {
       this.#ctx.stats.mergesRejected++;
       return false;
@@ -243,15 +268,19 @@ export class AntiEntropy {
     this.#settleJoin();
     for (const s of states) {
       if (s.state === StateCode.alive) {
-        this.#rumours.onAlive({
-          type: "alive",
-          incarnation: s.incarnation,
-          node: s.name,
-          addr: s.addr,
-          port: s.port,
-          meta: s.meta,
-          vsn: s.vsn,
-        });
+        this.#rumours.onAlive(
+          {
+            type: "alive",
+            incarnation: s.incarnation,
+            node: s.name,
+            addr: s.addr,
+            port: s.port,
+            meta: s.meta,
+            vsn: s.vsn,
+          },
+          undefined,
+          !tableForUs,
+        );
       } else if (s.state === StateCode.left) {
         this.#rumours.onDead({
           type: "dead",
@@ -292,6 +321,8 @@ export class AntiEntropy {
   /** One join announce (and push/pull, with streams) to `to`. */
   #announceJoin(to: PeerAddress, member?: MemberRecord): void {
     const seqNo = this.sendAnnounce(to, member);
+    if (this.#feedsExpected.size >= 64) this.#feedsExpected.clear();
+    this.#feedsExpected.set(`${to.host}:${to.port}`, this.#ctx.now() + this.#ctx.cfg.probeInterval);
     if (this.#joinSeqs.size >= 64) this.#joinSeqs.clear();
     this.#joinSeqs.add(seqNo);
     if (this.#ctx.streams) {
@@ -406,6 +437,39 @@ export class AntiEntropy {
   onSyncTimer(token: number): void {
     const interval = syncInterval(this.#ctx.cfg.pushPullInterval, this.#ctx.table.size);
     this.#ctx.out.schedule({ kind: "sync", token }, interval);
+    this.#syncNow();
+  }
+
+  /**
+   * A member joined (new to us, or back from dead or left). After
+   * {@linkcode CHURN_SYNC_JOINS} joins since our last sync, a sync follows once no member has
+   * joined for a probe interval (protocol.md §12): gossip leaves a tail of pairs that never
+   * met after a mass join, and one full-state exchange with a random member closes it.
+   */
+  onJoinSeen(): void {
+    this.#lastJoinAt = this.#ctx.now();
+    if (++this.#joinsSinceSync < CHURN_SYNC_JOINS || this.#churnArmed) return;
+    this.#churnArmed = true;
+    const token = this.#ctx.timers.arm("churnSync");
+    this.#ctx.out.schedule({ kind: "churnSync", token }, this.#ctx.cfg.probeInterval);
+  }
+
+  onChurnSyncTimer(token: number): void {
+    const quiet = this.#ctx.now() - this.#lastJoinAt;
+    const wait = this.#ctx.cfg.probeInterval - quiet;
+    if (wait > 0) return this.#ctx.out.schedule({ kind: "churnSync", token }, wait);
+    this.#churnArmed = false;
+    // A periodic sync since then may have done the work.
+    if (this.#joinsSinceSync >= CHURN_SYNC_JOINS) this.#syncNow();
+  }
+
+  #joinsSinceSync = 0;
+  #lastJoinAt = -Infinity;
+  #churnArmed = false;
+
+  /** One full-state exchange with a random live member: push/pull, or a feed and an announce. */
+  #syncNow(): void {
+    this.#joinsSinceSync = 0;
     if (this.#ctx.leaving) return;
     const [peer] = this.#ctx.table.sample(1, (m) => m.state === "alive" && m !== this.#ctx.self);
     if (!peer) return;

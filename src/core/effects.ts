@@ -30,6 +30,8 @@ export type Timer =
   | { readonly kind: "reclaim"; readonly token: number; readonly node: string }
   /** Exchange full state with a random member (anti-entropy). */
   | { readonly kind: "sync"; readonly token: number }
+  /** A burst of joins may have calmed down: sync once it has (protocol.md §12). */
+  | { readonly kind: "churnSync"; readonly token: number }
   /** Announce ourselves again to seeds we do not see (partition healing). */
   | { readonly kind: "reannounce"; readonly token: number }
   /** Try the seeds again if we still know nobody. */

@@ -27,11 +27,13 @@ export const MAX_NAME_LENGTH = 512;
 export class Rumours {
   readonly #ctx: Context;
   readonly #diss: Dissemination;
+  readonly #onJoin: () => void;
 
   /** Rules for the member described by `ctx`, gossiping through `diss`. */
-  constructor(ctx: Context, diss: Dissemination) {
+  constructor(ctx: Context, diss: Dissemination, onJoin: () => void = () => {}) {
     this.#ctx = ctx;
     this.#diss = diss;
+    this.#onJoin = onJoin;
     this.#newMembers = new TokenBuckets(
       ctx.cfg.newMembersPerSecond,
       ctx.cfg.newMembersBurst,
@@ -91,8 +93,12 @@ export class Rumours {
     return inc;
   }
 
-  /** An alive claim, from a datagram sent by `from` or a full-state merge (no `from`). */
-  onAlive(received: Alive, from?: PeerAddress): void {
+  /**
+   * An alive claim, from a datagram sent by `from` or a full-state merge (no `from`). A member
+   * new to us is gossiped on unless the claim is not `news` (part of a table answering our
+   * join, protocol.md §13.1).
+   */
+  onAlive(received: Alive, from?: PeerAddress, news = true): void {
     const ctx = this.#ctx;
     if (!received.node || impossibleRange(received.vsn)) return;
     const a = received.vsn.length === 0 ? { ...received, vsn: LEGACY_VSN } : received;
@@ -101,6 +107,7 @@ export class Rumours {
     if (m === ctx.self) return this.#aliveAboutSelf(a, claim);
     if (!this.#acceptable(a, m === undefined, from)) return;
     let moved = false;
+    const known = m !== undefined;
     if (!m) {
       const host = safeIp(a.addr);
       if (judge(undefined, claim) !== "newer" || !host) return;
@@ -138,7 +145,7 @@ export class Rumours {
     if (successor && (moved || a.incarnation >= successor.incarnation)) {
       this.#successors.delete(a.node);
     }
-    this.#diss.gossip(a.node, a);
+    if (news || known) this.#diss.gossip(a.node, a);
     const was = m.state;
     const metaChanged = !bytesEqual(m.meta, a.meta);
     m.port = a.port;
@@ -148,6 +155,7 @@ export class Rumours {
     if (was === "dead" || was === "left") {
       ctx.out.emit("join", m);
       this.#welcome(m);
+      this.#onJoin();
     } else if (was === "suspect" || was === "unreachable") {
       ctx.out.emit("alive", m);
       if (metaChanged) ctx.out.emit("update", m);

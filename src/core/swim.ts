@@ -169,7 +169,7 @@ export class Swim {
       seq: 0,
     };
     this.#diss = new Dissemination(this.#ctx);
-    this.#rumours = new Rumours(this.#ctx, this.#diss);
+    this.#rumours = new Rumours(this.#ctx, this.#diss, () => this.#ae.onJoinSeen());
     this.#fd = new FailureDetector(this.#ctx, this.#diss, this.#rumours);
     this.#ae = new AntiEntropy(this.#ctx, this.#rumours, options.localState);
   }
@@ -268,7 +268,7 @@ export class Swim {
     switch (request.type) {
       case "pushPull":
         reply = this.#ae.pushPull(request.join);
-        this.#merge(request);
+        this.#merge(request, false);
         break;
       case "ping":
         reply = this.#fd.answerPing(request);
@@ -282,13 +282,13 @@ export class Swim {
 
   /** The reply to a `pushPull` effect: merge the peer's state (protocol.md §7.6). */
   handlePushPullReply(reply: PushPull): Effect[] {
-    this.#merge(reply);
+    this.#merge(reply, reply.join);
     return this.#drain();
   }
 
   /** Merge a push/pull's states, then hand its user state (if any) to the host. */
-  #merge(pp: PushPull): void {
-    if (!this.#ae.mergeRemoteState(pp.states) || pp.userState.length === 0) return;
+  #merge(pp: PushPull, tableForUs: boolean): void {
+    if (!this.#ae.mergeRemoteState(pp.states, tableForUs) || pp.userState.length === 0) return;
     this.#ctx.out.push({ type: "remoteState", state: pp.userState, join: pp.join });
   }
 
@@ -394,6 +394,9 @@ export class Swim {
       case "sync":
         this.#ae.onSyncTimer(timer.token);
         break;
+      case "churnSync":
+        this.#ae.onChurnSyncTimer(timer.token);
+        break;
       case "reannounce":
         this.#ae.onReannounce(timer.token);
         break;
@@ -448,7 +451,7 @@ export class Swim {
       case "nack":
         return this.#fd.onNack(m);
       case "alive":
-        return this.#rumours.onAlive(m, from);
+        return this.#rumours.onAlive(m, from, this.#ae.isNews(m, from));
       case "suspect":
         return this.#rumours.onSuspect(m, from);
       case "dead":
