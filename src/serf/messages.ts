@@ -1,6 +1,6 @@
 /**
  * Serf's messages (docs/serf.md) and their encoding: one type byte, then a go-msgpack map
- * whose keys are the Go struct's field names. They ride on memberlist user messages (direct
+ * whose keys are the Go struct's field names, sorted. They ride on memberlist user messages (direct
  * sends and broadcasts) and, for {@linkcode PushPullState}, on push/pull user state.
  *
  * Decoding is hostile-input safe: every count is bounded, unknown keys are skipped, and only
@@ -154,35 +154,34 @@ export type SerfMessage =
   | PushPullState
   | RelayMessage;
 
-const k = {
-  LTime: "LTime",
-  Node: "Node",
-} as const;
-
 function writeIntent(w: Writer, m: JoinIntent): void {
   w.mapHeader(2);
-  w.str(k.LTime);
+  w.str("LTime");
   w.uint(m.ltime);
-  w.str(k.Node);
+  w.str("Node");
   w.str(m.node);
 }
 
 function writeQueryResponse(w: Writer, m: QueryResponseMessage): void {
   w.mapHeader(5);
-  w.str("LTime");
-  w.uint(m.ltime);
-  w.str("ID");
-  w.uint(m.id);
-  w.str("From");
-  w.str(m.from);
   w.str("Flags");
   w.uint(m.flags);
+  w.str("From");
+  w.str(m.from);
+  w.str("ID");
+  w.uint(m.id);
+  w.str("LTime");
+  w.uint(m.ltime);
   w.str("Payload");
-  w.bin(m.payload.length ? m.payload : null);
+  // An ack carries no payload: Go's nil slice.
+  w.bin(m.payload.length === 0 && (m.flags & QUERY_FLAG_ACK) !== 0 ? null : m.payload);
 }
 
 /**
- * Encode a serf message: its type byte, then the go-msgpack map serf writes.
+ * Encode a serf message: its type byte, then the map go-msgpack 0.5 writes for serf's Go
+ * struct, byte for byte: field names as keys, sorted by name (go-msgpack's order, not the
+ * declaration order), strings and byte slices in the raw family, integers in their
+ * smallest unsigned form, a `time.Duration` as nanoseconds.
  *
  * @example
  * ```ts
@@ -202,26 +201,20 @@ export function encodeSerfMessage(m: SerfMessage): Uint8Array {
     case "userEvent":
       w.byte(SerfMessageType.userEvent);
       w.mapHeader(4);
+      w.str("CC");
+      w.bool(m.coalesce);
       w.str("LTime");
       w.uint(m.ltime);
       w.str("Name");
       w.str(m.name);
       w.str("Payload");
       w.bin(m.payload);
-      w.str("CC");
-      w.bool(m.coalesce);
       break;
     case "query":
       w.byte(SerfMessageType.query);
       w.mapHeader(10);
-      w.str("LTime");
-      w.uint(m.ltime);
-      w.str("ID");
-      w.uint(m.id);
       w.str("Addr");
       w.bin(m.addr);
-      w.str("Port");
-      w.uint(m.port);
       w.str("Filters");
       if (m.filters.length === 0) w.nil();
       else {
@@ -230,14 +223,20 @@ export function encodeSerfMessage(m: SerfMessage): Uint8Array {
       }
       w.str("Flags");
       w.uint(m.flags);
-      w.str("RelayFactor");
-      w.uint(m.relayFactor);
-      w.str("Timeout");
-      w.uint(m.timeoutNs);
+      w.str("ID");
+      w.uint(m.id);
+      w.str("LTime");
+      w.uint(m.ltime);
       w.str("Name");
       w.str(m.name);
       w.str("Payload");
       w.bin(m.payload);
+      w.str("Port");
+      w.uint(m.port);
+      w.str("RelayFactor");
+      w.uint(m.relayFactor);
+      w.str("Timeout");
+      w.uint(m.timeoutNs);
       break;
     case "queryResponse":
       w.byte(SerfMessageType.queryResponse);
@@ -246,25 +245,12 @@ export function encodeSerfMessage(m: SerfMessage): Uint8Array {
     case "pushPull":
       w.byte(SerfMessageType.pushPull);
       w.mapHeader(6);
-      w.str("LTime");
-      w.uint(m.ltime);
-      w.str("StatusLTimes");
-      w.mapHeader(m.statusLTimes.size);
-      for (const [name, t] of m.statusLTimes) {
-        w.str(name);
-        w.uint(t);
-      }
-      w.str("LeftMembers");
-      arrayHeader(w, m.leftMembers.length);
-      for (const name of m.leftMembers) w.str(name);
       w.str("EventLTime");
       w.uint(m.eventLTime);
       w.str("Events");
       arrayHeader(w, m.events.length);
       for (const e of m.events) {
         w.mapHeader(2);
-        w.str("LTime");
-        w.uint(e.ltime);
         w.str("Events");
         arrayHeader(w, e.events.length);
         for (const one of e.events) {
@@ -274,9 +260,22 @@ export function encodeSerfMessage(m: SerfMessage): Uint8Array {
           w.str("Payload");
           w.bin(one.payload);
         }
+        w.str("LTime");
+        w.uint(e.ltime);
       }
+      w.str("LTime");
+      w.uint(m.ltime);
+      w.str("LeftMembers");
+      arrayHeader(w, m.leftMembers.length);
+      for (const name of m.leftMembers) w.str(name);
       w.str("QueryLTime");
       w.uint(m.queryLTime);
+      w.str("StatusLTimes");
+      w.mapHeader(m.statusLTimes.size);
+      for (const [name, t] of m.statusLTimes) {
+        w.str(name);
+        w.uint(t);
+      }
       break;
     case "relay":
       w.byte(SerfMessageType.relay);
@@ -541,10 +540,10 @@ export function encodeTagFilter(tag: string, expr: string): Uint8Array {
   const w = new Writer(32);
   w.byte(1);
   w.mapHeader(2);
-  w.str("Tag");
-  w.str(tag);
   w.str("Expr");
   w.str(expr);
+  w.str("Tag");
+  w.str(tag);
   return w.finish();
 }
 
