@@ -50,8 +50,10 @@ const MAX_FEEDS_PER_WINDOW = 16;
 const SEED_ONLY_ATTEMPTS = 3;
 /** Addresses taken from one resolved seed name, at most. */
 const MAX_ADDRESSES_PER_NAME = 32;
-/** Joins seen since our last sync that make the next one come once they calm (§12). */
+/** Members new to us since our last sync that make the next one come once joins calm (§12). */
 const CHURN_SYNC_JOINS = 16;
+/** Probe intervals between two churn syncs at least, so churn cannot drive syncs (§12). */
+const CHURN_SYNC_GAP = 5;
 /** Token keys of the pending name resolutions (a join attempt's, a re-announce's). */
 const RESOLVE_JOIN = "resolve:join";
 const RESOLVE_REANNOUNCE = "resolve:reannounce";
@@ -441,12 +443,13 @@ export class AntiEntropy {
   }
 
   /**
-   * A member joined (new to us, or back from dead or left). After
-   * {@linkcode CHURN_SYNC_JOINS} joins since our last sync, a sync follows once no member has
-   * joined for a probe interval (protocol.md §12): gossip leaves a tail of pairs that never
-   * met after a mass join, and one full-state exchange with a random member closes it.
+   * A member new to us joined. After {@linkcode CHURN_SYNC_JOINS} of them since our last sync,
+   * a sync follows once no new member has come for a probe interval, and at least
+   * {@linkcode CHURN_SYNC_GAP} probe intervals after the last churn sync (protocol.md §12):
+   * gossip leaves a tail of pairs that never met after a mass join, and one full-state
+   * exchange with a random member closes it.
    */
-  onJoinSeen(): void {
+  onNewMember(): void {
     this.#lastJoinAt = this.#ctx.now();
     if (++this.#joinsSinceSync < CHURN_SYNC_JOINS || this.#churnArmed) return;
     this.#churnArmed = true;
@@ -455,17 +458,32 @@ export class AntiEntropy {
   }
 
   onChurnSyncTimer(token: number): void {
-    const quiet = this.#ctx.now() - this.#lastJoinAt;
-    const wait = this.#ctx.cfg.probeInterval - quiet;
+    const now = this.#ctx.now(), { probeInterval } = this.#ctx.cfg;
+    const wait = Math.max(
+      this.#lastJoinAt + probeInterval,
+      this.#lastChurnSyncAt + CHURN_SYNC_GAP * probeInterval,
+    ) - now;
     if (wait > 0) return this.#ctx.out.schedule({ kind: "churnSync", token }, wait);
+    if (!this.#churnSpread) {
+      // Joins calmed for everyone at once: spread the syncs, so that they do not all land in
+      // the same moment (members of one process share its CPU).
+      this.#churnSpread = true;
+      const spread = probeInterval * Math.ceil(Math.log2(this.#ctx.table.size + 1));
+      const delay = randomInt(this.#ctx.rng, spread);
+      if (delay > 0) return this.#ctx.out.schedule({ kind: "churnSync", token }, delay);
+    }
+    this.#churnSpread = false;
     this.#churnArmed = false;
+    this.#lastChurnSyncAt = now;
     // A periodic sync since then may have done the work.
     if (this.#joinsSinceSync >= CHURN_SYNC_JOINS) this.#syncNow();
   }
 
   #joinsSinceSync = 0;
   #lastJoinAt = -Infinity;
+  #lastChurnSyncAt = -Infinity;
   #churnArmed = false;
+  #churnSpread = false;
 
   /** One full-state exchange with a random live member: push/pull, or a feed and an announce. */
   #syncNow(): void {

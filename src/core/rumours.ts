@@ -27,13 +27,13 @@ export const MAX_NAME_LENGTH = 512;
 export class Rumours {
   readonly #ctx: Context;
   readonly #diss: Dissemination;
-  readonly #onJoin: () => void;
+  readonly #onNewMember: () => void;
 
   /** Rules for the member described by `ctx`, gossiping through `diss`. */
-  constructor(ctx: Context, diss: Dissemination, onJoin: () => void = () => {}) {
+  constructor(ctx: Context, diss: Dissemination, onNewMember: () => void = () => {}) {
     this.#ctx = ctx;
     this.#diss = diss;
-    this.#onJoin = onJoin;
+    this.#onNewMember = onNewMember;
     this.#newMembers = new TokenBuckets(
       ctx.cfg.newMembersPerSecond,
       ctx.cfg.newMembersBurst,
@@ -155,7 +155,7 @@ export class Rumours {
     if (was === "dead" || was === "left") {
       ctx.out.emit("join", m);
       this.#welcome(m);
-      this.#onJoin();
+      if (!known) this.#onNewMember();
     } else if (was === "suspect" || was === "unreachable") {
       ctx.out.emit("alive", m);
       if (metaChanged) ctx.out.emit("update", m);

@@ -169,7 +169,7 @@ export class Swim {
       seq: 0,
     };
     this.#diss = new Dissemination(this.#ctx);
-    this.#rumours = new Rumours(this.#ctx, this.#diss, () => this.#ae.onJoinSeen());
+    this.#rumours = new Rumours(this.#ctx, this.#diss, () => this.#ae.onNewMember());
     this.#fd = new FailureDetector(this.#ctx, this.#diss, this.#rumours);
     this.#ae = new AntiEntropy(this.#ctx, this.#rumours, options.localState);
   }
