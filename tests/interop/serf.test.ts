@@ -50,7 +50,9 @@ after(async () => {
   if (retried) console.log(`serf interop: ${retried} queries asked again`);
   for (const [name, lines] of ownSeen) {
     for (const l of lines) {
-      console.log(`serf interop: ${name} logged (serf's own, not counted): ${l}`);
+      console.log(
+        `serf interop: ${name} logged (not counted: serf's own, or to a member failed on purpose): ${l}`,
+      );
     }
   }
 });
@@ -122,9 +124,22 @@ async function serfQuery(agent: SerfAgent, args: string[]): Promise<CliAnswers> 
 /** serf's own lines seen so far (printed at the end), per agent. */
 const ownSeen = new Map<string, Set<string>>();
 
+/**
+ * Members the test fails on purpose (a closed shoal member, a killed serf agent): memberlist
+ * may pick one for its periodic push/pull before it is declared dead, and logs the refused
+ * connection as an ERR, as it does in a serf-only cluster when a member dies.
+ */
+const failedOnPurpose = new Set<string>();
+const pushPullToTheDead = (l: string) =>
+  [...failedOnPurpose].some((n) =>
+    l.includes(`[ERR] memberlist: Push/Pull with ${n} failed:`) && l.includes("connection refused")
+  );
+
 function assertClean() {
   for (const a of agents) {
-    const bad = a.problems().filter((l) => !SERF_OWN.some((re) => re.test(l)));
+    const bad = a.problems().filter((l) =>
+      !SERF_OWN.some((re) => re.test(l)) && !pushPullToTheDead(l)
+    );
     for (const l of a.problems()) {
       if (!bad.includes(l)) ownSeen.set(a.name, (ownSeen.get(a.name) ?? new Set()).add(l));
     }
@@ -317,11 +332,13 @@ describe("interop with serf 0.8.2 agents", LONG, () => {
       await until(() => shoalStatus(h, "s2") === "left", `${h.name}: s2 left`);
     }
 
+    failedOnPurpose.add("h3");
     await h3.close(); // no leave: a failure
     for (const a of [s1, s3]) {
       await until(async () => status(await a.members(), "h3") === "failed", `${a.name}: h3 failed`);
     }
 
+    failedOnPurpose.add("s3");
     s3.kill();
     await until(() => shoalStatus(h1, "s3") === "failed", "h1: s3 failed");
     assert.equal(h1.stats().internalErrors, 0);
