@@ -166,8 +166,9 @@ export class SerfAgent {
   }
 
   /**
-   * Leave gracefully (SIGINT, as Ctrl-C: the agent leaves, then exits). `serf leave` over
-   * RPC does the same but makes the agent log a WARN line of its own as it quits.
+   * Leave gracefully (SIGINT, as Ctrl-C: the agent leaves, then exits). Either way (this or
+   * `serf leave` over RPC) the agent may log a WARN of its own as it quits ("Serf shutdown
+   * detected"): less often this way.
    */
   interrupt(): void {
     if (!this.#exited) this.#child.kill("SIGINT");
