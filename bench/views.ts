@@ -11,9 +11,9 @@
  *   deno run -A bench/views.ts [--sizes 1000,2000] [--settings 2000/10000,5000/15000] [--seed 1]
  *
  * On a 2-core machine 1,000 members take about 2 minutes, 2,000 about 15–20 (and 10 GB).
- * Measured (seed 1): at 1,000, 2 s / 10 s gives 2.9 views per member on average, 7 at most;
- * at 2,000, 5.3 and 11 (the join's slow tail of late-meeting pairs adds views), 5 s / 15 s
- * gives 3.8 and 7.
+ * Measured (seed 1): at 1,000, 2 s / 10 s gives 2.7 views per member on average, 5 at most
+ * (5 s / 15 s: 2.3 and 4); at 2,000, before the bootstrap change (a joiner no longer gossips
+ * the table it receives; a burst of joins ends in one sync), 5.3 and 11, 5 s / 15 s 3.8 and 7.
  *
  * @module
  */
