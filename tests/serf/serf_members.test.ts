@@ -45,7 +45,6 @@ describe("serf members over loopback", { timeout: 60_000 }, () => {
     const a = await member("web-a", []);
     const seed = [`127.0.0.1:${a.node.address.port}`];
     const b = await member("web-b", seed);
-    // Quiet periods long enough that a loaded machine's scheduling cannot split the burst below.
     const c = await member("db-c", seed, { coalescePeriod: 2000, quiescentPeriod: 1000 });
     const d = await member("db-d", seed);
     const all = members.map((m) => m.name).sort();
@@ -73,8 +72,10 @@ describe("serf members over loopback", { timeout: 60_000 }, () => {
       "deploys",
     );
     await new Promise((r) => setTimeout(r, 1200)); // duplicates, or a second flush, would show
+    // How many survive coalescing depends on arrival times (one process, a loaded machine: all
+    // five were once delivered a second apart); tests/serf/state.test.ts asserts the rule in
+    // virtual time. Here: the newest last, nothing twice.
     const atC = deploys("db-c").map((e) => text(e.payload));
-    assert.ok(atC.length < 5, `db-c did not coalesce: ${atC}`);
     assert.equal(new Set(atC).size, atC.length, `duplicates at db-c: ${atC}`);
     assert.equal(atC.at(-1), "v4");
     assert.equal(got.get("web-b")!.filter((e) => e.name === "purge").length, 1);
