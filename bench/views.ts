@@ -14,8 +14,7 @@
  * Measured (seed 1): at 1,000, 2 s / 10 s gives 2.7 views per member on average, 5 at most
  * (5 s / 15 s: 2.3 and 4); at 2,000, 4.6 and 9 (5 s / 15 s: 3.4 and 6; 16 minutes). Before
  * the bootstrap change (a joiner no longer gossips the table it receives; a burst of joins ends
- * in one sync): 2.9 / 7 and 3.8 / 7 at 1,000 (was 2 s / 10 s, 5 s / 15 s), 5.3 / 11 and 3.8 / 7
- * at 2,000.
+ * in one sync): 2.9 / 7 at 1,000 (2 s / 10 s), 5.3 / 11 and 3.8 / 7 at 2,000.
  *
  * @module
  */
