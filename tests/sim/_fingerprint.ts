@@ -66,6 +66,32 @@ function scenario(seed: number, streams: boolean, n: number): Simulator {
   return sim;
 }
 
+/**
+ * A larger converged cluster under loss: a kill, a join, a leave and a metadata update, long
+ * enough for the death to be declared and the joiner to be known by all.
+ */
+function large(seed: number, streams: boolean, n: number): Simulator {
+  const config = resolveConfig("lan", {});
+  const sim = new Simulator({
+    seed,
+    config,
+    codec: memberlistCodec,
+    faults: { minDelay: 1, maxDelay: 10, loss: 0.03 },
+    streams,
+  });
+  sim.addConverged(n);
+  sim.runFor(5_000);
+  sim.kill("n7");
+  sim.addNode("joiner");
+  sim.runFor(10_000);
+  sim.updateMeta("n11", new TextEncoder().encode("role=y"));
+  sim.leave("n13");
+  sim.runFor(15_000);
+  sim.restart("n7");
+  sim.runFor(10_000);
+  return sim;
+}
+
 /** Every scenario's fingerprint. */
 export function fingerprints(): Fingerprint[] {
   const out: Fingerprint[] = [];
@@ -79,6 +105,12 @@ export function fingerprints(): Fingerprint[] {
     out.push({
       scenario: `seed ${seed}, ${n} members, streams ${streams}`,
       hash: digest(scenario(seed, streams, n)),
+    });
+  }
+  for (const [seed, streams, n] of [[5, false, 300], [6, true, 200]] as const) {
+    out.push({
+      scenario: `seed ${seed}, converged ${n}, streams ${streams}`,
+      hash: digest(large(seed, streams, n)),
     });
   }
   return out;
