@@ -13,6 +13,7 @@
 
 import { bytesEqual, isActive, type MemberRecord, type MemberState } from "./member.ts";
 import { randomInt, type Rng } from "./rng.ts";
+import { ProbeRing } from "./_probe_ring.ts";
 
 /** What {@linkcode MemberTable.update} may change in a record. */
 export type RecordPatch = Partial<Omit<MemberRecord, "name">>;
@@ -29,6 +30,24 @@ export class SharedRecords {
   readonly base: (MemberRecord | undefined)[] = [];
   /** id → the newest record made, offered to the next table that reaches the same content. */
   readonly latest: (MemberRecord | undefined)[] = [];
+
+  /** Per list given to `addAll`: its ids, whether ascending, and whether all are the base. */
+  readonly #lists = new WeakMap<readonly MemberRecord[], ListIds>();
+
+  /** The ids of `records` (cached: a list shared by many tables is looked up once). */
+  listIds(records: readonly MemberRecord[]): ListIds {
+    let list = this.#lists.get(records);
+    if (list) return list;
+    const ids = new Int32Array(records.length);
+    let ascending = true;
+    for (let i = 0; i < records.length; i++) {
+      ids[i] = this.idOf(records[i].name);
+      if (i > 0 && ids[i] <= ids[i - 1]) ascending = false;
+    }
+    list = { ids, ascending, interned: false };
+    this.#lists.set(records, list);
+    return list;
+  }
 
   /** The id of `name`, assigned on first sight. */
   idOf(name: string): number {
@@ -53,6 +72,16 @@ export class SharedRecords {
   }
 }
 
+/** The ids of a list of records, as {@linkcode SharedRecords} caches them. */
+export interface ListIds {
+  /** One id per record, in order. */
+  readonly ids: Int32Array;
+  /** Strictly ascending: no name twice, and the order ids were assigned in. */
+  readonly ascending: boolean;
+  /** Every record of the list is its id's base record. */
+  interned: boolean;
+}
+
 /** The table of members plus the probe ring. */
 export class MemberTable {
   readonly #store: SharedRecords;
@@ -74,8 +103,7 @@ export class MemberTable {
    * Probe order: the id of every record but our own, walked round-robin, reshuffled at each
    * wrap. Records leave the table only at a wrap, so the ring always holds exactly the table.
    */
-  #ring = new Int32Array(0);
-  #ringLength = 0;
+  readonly #ring = new ProbeRing();
   #cursor = 0;
   /** Suspects to probe before resuming the round-robin (bounded). */
   #urgent: string[] = [];
@@ -142,12 +170,9 @@ export class MemberTable {
     if (record.state !== "alive") this.#changedAt.set(id, at);
     this.#tail.add(id);
     this.#size++;
-    const at_ = randomInt(this.#rng, this.#ringLength + 1);
-    this.#reserve(this.#ringLength + 1);
-    this.#ring.copyWithin(at_ + 1, at_, this.#ringLength);
-    this.#ring[at_] = id;
-    this.#ringLength++;
-    if (at_ < this.#cursor) this.#cursor++;
+    const position = randomInt(this.#rng, this.#ring.length + 1);
+    this.#ring.insert(position, id);
+    if (position < this.#cursor) this.#cursor++;
   }
 
   /**
@@ -156,29 +181,43 @@ export class MemberTable {
    * with other tables: they are never changed.
    */
   addAll(records: readonly MemberRecord[]): void {
-    let ascending = this.#baseEnd === 0 && this.#tail.size === 0;
-    const fresh: [number, MemberRecord][] = [];
-    const seen = new Set<number>();
-    for (const record of records) {
-      const id = this.#store.idOf(record.name);
-      if (id === this.#selfId || this.#has(id) || seen.has(id)) continue;
-      if (fresh.length > 0 && id <= fresh[fresh.length - 1][0]) ascending = false;
-      seen.add(id);
-      fresh.push([id, record]);
-    }
-    this.#reserve(this.#ringLength + fresh.length);
-    if (ascending && fresh.length > 0) {
-      this.#baseEnd = fresh[fresh.length - 1][0] + 1;
+    const list = this.#store.listIds(records);
+    const ids = list.ids;
+    if (list.ascending && this.#baseEnd === 0 && this.#tail.size === 0 && ids.length > 0) {
+      // The common case (a warm start): the whole list, in id order, as our base.
+      const store = this.#store;
+      if (!list.interned || !this.#shared) {
+        let all = true;
+        for (let i = 0; i < ids.length; i++) {
+          const r = store.intern(ids[i], records[i]);
+          if (r !== records[i]) all = false;
+          if (ids[i] !== this.#selfId) this.#put(ids[i], r);
+        }
+        if (this.#shared) list.interned = all;
+      }
+      this.#baseEnd = ids[ids.length - 1] + 1;
       this.#inBase = new Uint32Array((this.#baseEnd >>> 5) + 1);
+      let added = 0;
+      for (const id of ids) {
+        if (id === this.#selfId) continue;
+        this.#inBase[id >>> 5] |= 1 << (id & 31);
+        added++;
+      }
+      this.#size += added;
+      this.#ring.appendAndShuffle(this.#rng, ids, this.#selfId);
+      this.#cursor = 0;
+      return;
     }
-    for (const [id, record] of fresh) {
-      this.#put(id, this.#store.intern(id, record));
-      if (ascending) this.#inBase[id >>> 5] |= 1 << (id & 31);
-      else this.#tail.add(id);
+    const fresh: number[] = [];
+    for (let i = 0; i < ids.length; i++) {
+      const id = ids[i];
+      if (id === this.#selfId || this.#has(id)) continue;
+      this.#put(id, this.#store.intern(id, records[i]));
+      this.#tail.add(id);
       this.#size++;
-      this.#ring[this.#ringLength++] = id;
+      fresh.push(id);
     }
-    shuffleInts(this.#rng, this.#ring, this.#ringLength);
+    this.#ring.appendAndShuffle(this.#rng, Int32Array.from(fresh), -1);
     this.#cursor = 0;
   }
 
@@ -226,10 +265,10 @@ export class MemberTable {
       const m = this.get(this.#urgent.shift()!);
       if (m && m.state === "suspect") return m;
     }
-    for (let checked = 0; checked <= this.#ringLength; checked++) {
-      if (this.#cursor >= this.#ringLength) this.#wrap(reap);
-      if (this.#ringLength === 0) return undefined;
-      const m = this.#record(this.#ring[this.#cursor++]);
+    for (let checked = 0; checked <= this.#ring.length; checked++) {
+      if (this.#cursor >= this.#ring.length) this.#wrap(reap);
+      if (this.#ring.length === 0) return undefined;
+      const m = this.#record(this.#ring.at(this.#cursor++));
       if (isActive(m.state)) return m;
     }
     return undefined;
@@ -242,9 +281,9 @@ export class MemberTable {
    */
   sample(k: number, accept: (m: MemberRecord) => boolean): MemberRecord[] {
     const out: MemberRecord[] = [];
-    const ring = this.#ring;
-    const n = this.#ringLength;
+    const n = this.#ring.length;
     if (k <= 0 || n === 0) return out;
+    const ring = this.#ring.view();
     // Ids drawn so far. A short array beats a Set for the few draws of a sample.
     const picked: number[] = [];
     const tries = 4 * k + 8;
@@ -298,36 +337,13 @@ export class MemberTable {
     this.#size--;
   }
 
-  #reserve(length: number): void {
-    if (length <= this.#ring.length) return;
-    const grown = new Int32Array(
-      Math.max(length, this.#ring.length + (this.#ring.length >> 3) + 8),
-    );
-    grown.set(this.#ring.subarray(0, this.#ringLength));
-    this.#ring = grown;
-  }
-
   #wrap(reap: (m: MemberRecord) => boolean): void {
-    const ring = this.#ring;
-    let kept = 0;
-    for (let i = 0; i < this.#ringLength; i++) {
-      const id = ring[i];
-      if (reap(this.#record(id))) this.#remove(id);
-      else ring[kept++] = id;
-    }
-    this.#ringLength = kept;
-    shuffleInts(this.#rng, ring, kept);
+    this.#ring.filterAndShuffle(this.#rng, (id) => {
+      if (!reap(this.#record(id))) return true;
+      this.#remove(id);
+      return false;
+    });
     this.#cursor = 0;
-  }
-}
-
-/** Fisher–Yates over the first `n` entries of `items`: the same draws as `shuffle`. */
-function shuffleInts(rng: Rng, items: Int32Array, n: number): void {
-  for (let i = n - 1; i > 0; i--) {
-    const j = randomInt(rng, i + 1);
-    const t = items[i];
-    items[i] = items[j];
-    items[j] = t;
   }
 }
 

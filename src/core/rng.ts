@@ -31,8 +31,12 @@ export function seededRng(seed: number): Rng {
     z = Math.imul(z ^ (z >>> 13), 0xc2b2ae35) >>> 0;
     return (z ^ (z >>> 16)) >>> 0;
   };
-  let a = split(), b = split(), c = split(), d = split();
-  return {
+  return sfc32(split(), split(), split(), split());
+}
+
+/** The sfc32 generator from state `a, b, c, d`. */
+function sfc32(a: number, b: number, c: number, d: number): Rng {
+  const rng = {
     next(): number {
       const t = (((a + b) >>> 0) + d) >>> 0;
       d = (d + 1) >>> 0;
@@ -43,6 +47,19 @@ export function seededRng(seed: number): Rng {
       return t / 4294967296;
     },
   };
+  forks.set(rng, () => sfc32(a, b, c, d));
+  return rng;
+}
+
+/** How to copy each seeded generator at its current state. */
+const forks = new WeakMap<Rng, () => Rng>();
+
+/**
+ * An independent copy of `rng` at its current state (the same numbers follow from both), for
+ * a generator made by {@linkcode seededRng}; `undefined` for any other.
+ */
+export function forkRng(rng: Rng): Rng | undefined {
+  return forks.get(rng)?.();
 }
 
 /** A uniform integer in [0, n). */

@@ -92,6 +92,26 @@ function large(seed: number, streams: boolean, n: number): Simulator {
   return sim;
 }
 
+/**
+ * A small converged cluster for long enough that every member walks its probe ring several
+ * times (reshuffles, reaping the dead), with a kill and a late join.
+ */
+function long(seed: number, n: number): Simulator {
+  const sim = new Simulator({
+    seed,
+    config: resolveConfig("lan", {}),
+    codec: memberlistCodec,
+    faults: { minDelay: 1, maxDelay: 10, loss: 0.01 },
+  });
+  sim.addConverged(n);
+  sim.runFor(50_000);
+  sim.kill("n3");
+  sim.runFor(60_000);
+  sim.addNode("late");
+  sim.runFor(100_000);
+  return sim;
+}
+
 /** Every scenario's fingerprint. */
 export function fingerprints(): Fingerprint[] {
   const out: Fingerprint[] = [];
@@ -113,6 +133,7 @@ export function fingerprints(): Fingerprint[] {
       hash: digest(large(seed, streams, n)),
     });
   }
+  out.push({ scenario: "seed 7, converged 80, 210 s", hash: digest(long(7, 80)) });
   return out;
 }
 

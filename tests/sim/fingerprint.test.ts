@@ -15,6 +15,7 @@ const RECORDED = [
   // Recorded before the simulated members shared their records (issue 12).
   { scenario: "seed 5, converged 300, streams false", hash: "74cb04d4a0b2c7a3" },
   { scenario: "seed 6, converged 200, streams true", hash: "606e89e536dc46e3" },
+  { scenario: "seed 7, converged 80, 210 s", hash: "30db7547a9d494da" },
 ];
 
 test("the simulator's observable behaviour matches the recorded fingerprints", () => {
