@@ -19,11 +19,32 @@ import { ProbeRing } from "./_probe_ring.ts";
 export type RecordPatch = Partial<Omit<MemberRecord, "name">>;
 
 /**
- * Member records shared by every table given the same instance: one id per name, and per id
- * the record most tables hold. Each table keeps only where it differs. Meant for many tables in
- * one process (a simulation); a table without one has a private store.
+ * Member records shared by the state machines given the same instance (`SwimOptions.
+ * sharedRecords`): where their views of a member agree they hold one record, so n members of
+ * one simulation cost about n records plus their disagreements, not n². For many members in
+ * one process; a member on its own needs none.
+ *
+ * @example
+ * ```ts
+ * import { SharedRecords } from "@shoal/swim";
+ * const records = new SharedRecords(); // pass the same one to every Swim of the process
+ * ```
  */
 export class SharedRecords {
+  /** An empty store. */
+  constructor() {
+    stores.set(this, new RecordStore());
+  }
+}
+
+const stores = new WeakMap<SharedRecords, RecordStore>();
+
+/**
+ * The store behind {@linkcode SharedRecords}: one id per name, and per id the record most
+ * tables hold. Each table keeps only where it differs. A table without shared records has a
+ * private store.
+ */
+class RecordStore {
   /** name → id. */
   readonly ids: Map<string, number> = new Map();
   /** id → the record a table holds unless it holds its own. */
@@ -72,8 +93,8 @@ export class SharedRecords {
   }
 }
 
-/** The ids of a list of records, as {@linkcode SharedRecords} caches them. */
-export interface ListIds {
+/** The ids of a list of records, as a {@linkcode RecordStore} caches them. */
+interface ListIds {
   /** One id per record, in order. */
   readonly ids: Int32Array;
   /** Strictly ascending: no name twice, and the order ids were assigned in. */
@@ -84,7 +105,7 @@ export interface ListIds {
 
 /** The table of members plus the probe ring. */
 export class MemberTable {
-  readonly #store: SharedRecords;
+  readonly #store: RecordStore;
   readonly #shared: boolean;
   /** Our own record: mutable, never shared. */
   #selfRecord: MemberRecord | undefined;
@@ -119,7 +140,7 @@ export class MemberTable {
     this.#self = self;
     this.#rng = rng;
     this.#shared = shared !== undefined;
-    this.#store = shared ?? new SharedRecords();
+    this.#store = shared ? stores.get(shared)! : new RecordStore();
     this.#selfId = this.#store.idOf(self);
   }
 
