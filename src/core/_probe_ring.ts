@@ -105,7 +105,7 @@ export class ProbeRing {
     let n = 0;
     if (before) {
       const out = scratchOf(input.length);
-      for (const id of input) if (id !== skip) out[n++] = id;
+      n = copyWithout(input, skip, out);
       shuffleInts(rng, out, n);
       this.#unwritten = {
         input,
@@ -154,8 +154,7 @@ export class ProbeRing {
 
 /** The whole ring `u` stands for, into `out`: the shuffle replayed, then the insertions. */
 function writeOut(u: Unwritten, out: Int32Array): void {
-  let n = 0;
-  for (const id of u.input) if (id !== u.skip) out[n++] = id;
+  let n = copyWithout(u.input, u.skip, out);
   shuffleInts(forkRng(u.before)!, out, n);
   for (let i = 0; i < u.inserts.length; i += 2) {
     const at = u.inserts[i];
@@ -163,6 +162,15 @@ function writeOut(u: Unwritten, out: Int32Array): void {
     out[at] = u.inserts[i + 1];
     n++;
   }
+}
+
+/** `input` less the first `skip` (if any) into `out`; returns the count. */
+function copyWithout(input: Int32Array, skip: number, out: Int32Array): number {
+  out.set(input);
+  const at = input.indexOf(skip);
+  if (at < 0) return input.length;
+  out.copyWithin(at, at + 1, input.length);
+  return input.length - 1;
 }
 
 /** Fisher–Yates over the first `n` entries of `items`: the same draws as `shuffle`. */

@@ -65,9 +65,18 @@ class RecordStore {
       ids[i] = this.idOf(records[i].name);
       if (i > 0 && ids[i] <= ids[i - 1]) ascending = false;
     }
-    list = { ids, ascending, interned: false };
+    list = { ids, ascending, interned: false, bits: undefined };
     this.#lists.set(records, list);
     return list;
+  }
+
+  /** The ids of an ascending `list` as a bit set (cached). */
+  listBits(list: ListIds): Uint32Array {
+    if (list.bits) return list.bits;
+    const ids = list.ids;
+    const bits = new Uint32Array((ids[ids.length - 1] + 1 >>> 5) + 1);
+    for (const id of ids) bits[id >>> 5] |= 1 << (id & 31);
+    return list.bits = bits;
   }
 
   /** The id of `name`, assigned on first sight. */
@@ -101,6 +110,8 @@ interface ListIds {
   readonly ascending: boolean;
   /** Every record of the list is its id's base record. */
   interned: boolean;
+  /** The ids as a bit set, once asked for. */
+  bits: Uint32Array | undefined;
 }
 
 /** The table of members plus the probe ring. */
@@ -217,14 +228,13 @@ export class MemberTable {
         if (this.#shared) list.interned = all;
       }
       this.#baseEnd = ids[ids.length - 1] + 1;
-      this.#inBase = new Uint32Array((this.#baseEnd >>> 5) + 1);
-      let added = 0;
-      for (const id of ids) {
-        if (id === this.#selfId) continue;
-        this.#inBase[id >>> 5] |= 1 << (id & 31);
-        added++;
+      this.#inBase = store.listBits(list).slice();
+      const self = this.#selfId;
+      if (self < this.#baseEnd && (this.#inBase[self >>> 5] & (1 << (self & 31))) !== 0) {
+        this.#inBase[self >>> 5] &= ~(1 << (self & 31));
+        this.#size--;
       }
-      this.#size += added;
+      this.#size += ids.length;
       this.#ring.appendAndShuffle(this.#rng, ids, this.#selfId);
       this.#cursor = 0;
       return;
