@@ -4,13 +4,13 @@
  * theory. Deno (`deno task bench:sim`) or Bun (`bun bench/sim_scale.ts`).
  *
  *   deno run -A --v8-flags=--expose-gc,--max-old-space-size=4096 bench/sim_scale.ts \
- *     [--sizes 1000,2000,4000,10000] [--periods 100] [--steady-only] [--no-docs]
+ *     [--sizes 1000,2000,4000,10000] [--periods 100] [--steady-only] [--plain-only] [--no-docs]
  *
  * Per n: a converged cluster of n members is built directly (`Simulator.addConverged`, no join
  * traffic), runs `--periods` protocol periods (memberlist's LAN timing: 1 s) twice — with
  * shoal's defaults (datagram anti-entropy: push/pull every 30 s scaled with n, re-announce
  * every 30 s) and with both off (plain SWIM: probes and gossip) — then a new member joins
- * and a member is killed (`--steady-only`: not). Members share their records where their
+ * and a member is killed (`--steady-only`: not; `--plain-only`: no run with the defaults). Members share their records where their
  * views agree, and a probe ring stays unwritten until read past its first positions, so a
  * converged cluster costs O(n) per member only in bit sets (n/8 bytes); the join and the death
  * make every member gossip, which writes every ring out (4n bytes per member). A size whose
@@ -35,12 +35,21 @@ const { values } = parseArgs({
     sizes: { type: "string", default: "1000,2000,4000,10000" },
     periods: { type: "string", default: "100" },
     "steady-only": { type: "boolean", default: false },
+    "plain-only": { type: "boolean", default: false },
     "no-docs": { type: "boolean", default: false },
   },
 });
 const sizes = values.sizes.split(",").map(Number);
 const periods = Number(values.periods);
 const PERIOD = lanConfig.probeInterval;
+/**
+ * memberlist's LAN timing, with room for the joiner: a table of `maxMembers` (10,000) refuses
+ * every new member.
+ */
+const lanFor = (n: number): SwimConfig => ({
+  ...lanConfig,
+  maxMembers: Math.max(lanConfig.maxMembers, 2 * n),
+});
 const runtime = typeof (globalThis as { Bun?: unknown }).Bun !== "undefined" ? "bun" : "deno";
 
 function collect(): void {
@@ -76,7 +85,7 @@ interface Result {
   warmStartSeconds?: number;
   heapPerNodeBytes?: number;
   bytesPerEntry?: number;
-  defaults?: { wallPerPeriodMs: number; datagramsPerNodePerPeriod: number };
+  defaults?: { wallPerPeriodMs: number; datagramsPerNodePerPeriod: number } | null;
   swimOnly?: { wallPerPeriodMs: number; datagramsPerNodePerPeriod: number };
   joinKnownByAllPeriods?: number | null;
   death?: {
@@ -107,7 +116,7 @@ function periodsUntil(
 function measureMemory(n: number) {
   const h0 = memory();
   const t0 = performance.now();
-  const sim = new Simulator({ seed: 1, config: lanConfig, codec: memberlistCodec });
+  const sim = new Simulator({ seed: 1, config: lanFor(n), codec: memberlistCodec });
   sim.addConverged(n);
   const warmStartSeconds = (performance.now() - t0) / 1000;
   const used = memory() - h0;
@@ -140,7 +149,7 @@ function steady(n: number, config: SwimConfig, seed: number) {
  */
 function plainSwim(n: number, steadyOnly: boolean): Partial<Result> {
   const r: Partial<Result> = {};
-  const swimOnly = steady(n, { ...lanConfig, pushPullInterval: 0, reannounceInterval: 0 }, 2);
+  const swimOnly = steady(n, { ...lanFor(n), pushPullInterval: 0, reannounceInterval: 0 }, 2);
   r.swimOnly = {
     wallPerPeriodMs: swimOnly.wallPerPeriodMs,
     datagramsPerNodePerPeriod: swimOnly.datagramsPerNodePerPeriod,
@@ -244,7 +253,12 @@ for (const n of sizes) {
   perNodePeriodMs = r.swimOnly!.wallPerPeriodMs / n;
   collect();
 
-  const defaults = steady(n, lanConfig, 3);
+  if (values["plain-only"]) {
+    r.defaults = null;
+    r.peakRssBytes = peakRss();
+    continue;
+  }
+  const defaults = steady(n, lanFor(n), 3);
   r.defaults = {
     wallPerPeriodMs: defaults.wallPerPeriodMs,
     datagramsPerNodePerPeriod: defaults.datagramsPerNodePerPeriod,
@@ -284,10 +298,14 @@ for (const r of results) {
     } KiB | ${(r.bytesPerEntry ?? 0).toFixed(1)} B | ${
       r.swimOnly!.wallPerPeriodMs.toFixed(0)
     } ms (${f1(r.swimOnly!.datagramsPerNodePerPeriod)} datagrams per member) | ${
-      r.defaults!.wallPerPeriodMs.toFixed(0)
-    } ms (${f1(r.defaults!.datagramsPerNodePerPeriod)}) | ${
-      r.death ? f1(r.joinKnownByAllPeriods) : "not run"
-    } | ${death} | ${((r.peakRssBytes ?? 0) / 2 ** 30).toFixed(1)} GiB |`,
+      r.defaults
+        ? `${r.defaults.wallPerPeriodMs.toFixed(0)} ms (${
+          f1(r.defaults.datagramsPerNodePerPeriod)
+        })`
+        : "not run"
+    } | ${r.death ? f1(r.joinKnownByAllPeriods) : "not run"} | ${death} | ${
+      ((r.peakRssBytes ?? 0) / 2 ** 30).toFixed(1)
+    } GiB |`,
   );
 }
 lines.push(
