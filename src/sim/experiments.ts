@@ -231,7 +231,8 @@ export interface BadLinkResult {
 /**
  * One of `n` members loses `loss` of everything it receives (datagrams and stream segments),
  * from a converged start, for `duration` ms: how many events the others emit about it, and
- * whether healthy members stay alive. Then a healthy member is killed and its detection timed.
+ * whether healthy members stay alive. Then a healthy member is killed and its detection timed,
+ * and the link is repaired: how long until every healthy member has told it is back.
  */
 export function badLink(options: {
   codec: Codec;
@@ -263,20 +264,6 @@ export function badLink(options: {
     } else if (e.type === "dead" && e.member !== bad && e.observer !== bad) falseDead++;
   }
   const counts = sim.nodes.filter((x) => x.name !== bad).map((x) => perObserver.get(x.name) ?? 0);
-  sim.network.setReceiveLoss(sim.node(bad).address.host, 0);
-  const repairedAt = sim.clock.now();
-  const told = new Map<string, string>();
-  for (const e of sim.events) if (e.member === bad && e.observer !== bad) told.set(e.observer, e.type);
-  let seen = sim.events.length;
-  const back = () => {
-    for (; seen < sim.events.length; seen++) {
-      const e = sim.events[seen];
-      if (e.member === bad && e.observer !== bad) told.set(e.observer, e.type);
-    }
-    return [...told.values()].every((t) => t === "alive" || t === "join");
-  };
-  const toldBack = sim.runUntil(back, 900_000, 100);
-  const toldBackMs = toldBack ? sim.clock.now() - repairedAt : Infinity;
   const victim = "n1";
   sim.kill(victim);
   const killedAt = sim.clock.now();
@@ -286,6 +273,26 @@ export function badLink(options: {
     180_000,
     50,
   );
+  const detectionMs = detected ? sim.clock.now() - killedAt : Infinity;
+  sim.network.setReceiveLoss(sim.node(bad).address.host, 0);
+  const repairedAt = sim.clock.now();
+  const told = new Map<string, string>();
+  for (const e of sim.events) {
+    if (e.member === bad && e.observer !== bad) told.set(e.observer, e.type);
+  }
+  let seen = sim.events.length;
+  const back = () => {
+    for (; seen < sim.events.length; seen++) {
+      const e = sim.events[seen];
+      if (e.member === bad && e.observer !== bad) told.set(e.observer, e.type);
+    }
+    return healthy().every((x) => {
+      const t = told.get(x.name);
+      return x.name === bad || t === undefined || t === "alive" || t === "join";
+    });
+  };
+  const toldBack = sim.runUntil(back, 900_000, 100);
+  const toldBackMs = toldBack ? sim.clock.now() - repairedAt : Infinity;
   return {
     eventsPerObserver: {
       mean: counts.reduce((a, b) => a + b, 0) / counts.length,
@@ -294,6 +301,6 @@ export function badLink(options: {
     byType,
     falseDead,
     toldBackMs,
-    detectionMs: detected ? sim.clock.now() - killedAt : Infinity,
+    detectionMs,
   };
 }
