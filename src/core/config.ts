@@ -124,6 +124,15 @@ export interface FlapDampingConfig {
 /**
  * The default flap damping: held at about the third suspicion within three minutes; a hold
  * outlasts the flapping by at most `halfLife × log2(ceiling / reuse)` ≈ 4 minutes.
+ *
+ * @example
+ * ```ts
+ * import { FLAP_DAMPING, resolveConfig } from "@shoal/swim";
+ * // Hold sooner and for longer than the default; `flapDamping: null` tells every event.
+ * const cfg = resolveConfig("lan", {
+ *   flapDamping: { ...FLAP_DAMPING, suppress: 2, halfLife: 180_000 },
+ * });
+ * ```
  */
 export const FLAP_DAMPING: FlapDampingConfig = Object.freeze({
   halfLife: 90_000,
