@@ -39,6 +39,47 @@ function missing(v: Record<string, Record<string, string>>, names: string[]): st
   return out;
 }
 
+/** What {@linkcode killAndDetect} measured. */
+interface Detection {
+  readonly tKill: number;
+  /** From the kill until the last survivor declared the member dead, if all did in bound. */
+  readonly allDeadMs: number | undefined;
+  readonly undetectedBy: string[];
+}
+
+/**
+ * SIGKILL `victim` (no leave), then wait up to `boundMs` until every one of `survivors`
+ * (members of `observers`) has declared `name` dead.
+ */
+async function killAndDetect(
+  victim: Host,
+  name: string,
+  observers: Host,
+  survivors: string[],
+  boundMs: number,
+): Promise<Detection> {
+  const tKill = Date.now();
+  victim.signal("SIGKILL");
+  const deadAt = (s: string) =>
+    observers.events.find((e) =>
+      e.observer === s && e.member === name && e.type === "dead" && e.t >= tKill
+    )?.t;
+  await waitUntil(
+    () => survivors.every((s) => deadAt(s) !== undefined),
+    boundMs,
+    "every survivor to declare the killed member dead",
+    50,
+  ).catch(() => {});
+  const times = survivors.map(deadAt);
+  return {
+    tKill,
+    allDeadMs: times.every((t) => t !== undefined)
+      ? Math.max(...(times as number[])) - tKill
+      : undefined,
+    undetectedBy: survivors.filter((s) => deadAt(s) === undefined),
+  };
+}
+
 // ---------------------------------------------------------------------------------------------
 
 /** Options of {@linkcode lossScenario}. */
@@ -118,18 +159,8 @@ export async function lossScenario(o: LossOptions): Promise<LossResult> {
 
     const victimName = names[o.members - 1];
     const survivors = names.slice(0, -1);
-    const tKill = Date.now();
-    victim.signal("SIGKILL");
-    const deadAt = (s: string) =>
-      main.events.find((e) =>
-        e.observer === s && e.member === victimName && e.type === "dead" && e.t >= tKill
-      )?.t;
-    await waitUntil(
-      () => survivors.every((s) => deadAt(s) !== undefined),
-      o.detectBoundMs,
-      "every survivor to declare the killed member dead",
-      50,
-    ).catch(() => {});
+    const detection = await killAndDetect(victim, victimName, main, survivors, o.detectBoundMs);
+    const { tKill } = detection;
     const c = ns.counters();
 
     const running = (e: SeenEvent) => e.member !== victimName || e.t < tKill;
@@ -139,7 +170,6 @@ export async function lossScenario(o: LossOptions): Promise<LossResult> {
       const t = afterKill.find((e) => e.type === type)?.t;
       return t === undefined ? undefined : t - tKill;
     };
-    const times = survivors.map(deadAt);
     const result: LossResult = {
       members: o.members,
       lossPct: o.lossPct,
@@ -155,10 +185,8 @@ export async function lossScenario(o: LossOptions): Promise<LossResult> {
       ).size,
       firstSuspectMs: firstOf("suspect"),
       firstDeadMs: firstOf("dead"),
-      allDeadMs: times.every((t) => t !== undefined)
-        ? Math.max(...(times as number[])) - tKill
-        : undefined,
-      undetectedBy: survivors.filter((s) => deadAt(s) === undefined),
+      allDeadMs: detection.allDeadMs,
+      undetectedBy: detection.undetectedBy,
       hostErrors: hosts.flatMap((h) => h.errors),
     };
     return result;
@@ -617,21 +645,10 @@ export async function badLinkScenario(o: BadLinkOptions): Promise<BadLinkResult>
     const byType: Record<string, number> = {};
     for (const e of seen) byType[e.type] = (byType[e.type] ?? 0) + 1;
 
-    const tKill = Date.now();
-    victim.signal("SIGKILL");
     const survivors = healthy.filter((n) => n !== victimName);
-    const deadAt = (s: string) =>
-      main.events.find((e) =>
-        e.observer === s && e.member === victimName && e.type === "dead" && e.t >= tKill
-      )?.t;
-    await waitUntil(
-      () => survivors.every((s) => deadAt(s) !== undefined),
-      o.detectBoundMs,
-      "every healthy survivor to declare the killed member dead",
-      50,
-    ).catch(() => {});
+    const detection = await killAndDetect(victim, victimName, main, survivors, o.detectBoundMs);
+    const { tKill } = detection;
     const c = ns.counters();
-    const times = survivors.map(deadAt);
     const all = [...main.events, ...victim.events.filter((e) => e.t < tKill)];
     return {
       members: o.members,
@@ -646,10 +663,8 @@ export async function badLinkScenario(o: BadLinkOptions): Promise<BadLinkResult>
       falseDeaths: all.filter((e) =>
         e.type === "dead" && e.member !== badName && (e.member !== victimName || e.t < tKill)
       ),
-      allDeadMs: times.every((t) => t !== undefined)
-        ? Math.max(...(times as number[])) - tKill
-        : undefined,
-      undetectedBy: survivors.filter((s) => deadAt(s) === undefined),
+      allDeadMs: detection.allDeadMs,
+      undetectedBy: detection.undetectedBy,
       hostErrors: hosts.flatMap((h) => h.errors),
     };
   } finally {
