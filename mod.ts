@@ -68,6 +68,8 @@ export {
   type ConfigPreset,
   type ConflictPolicy,
   DEFAULT_VSN,
+  FLAP_DAMPING,
+  type FlapDampingConfig,
   lanConfig,
   LIFEGUARD_OFF,
   LIFEGUARD_ON,

@@ -2,7 +2,8 @@
  * Soaks on real sockets in network namespaces (root, `ip` and `nft` needed; not run in CI):
  * longer versions of tests/faults/netns.test.ts.
  *
- *   deno run -A bench/soak.ts [--loss-minutes 10] [--churn-minutes 30] [--members 20]
+ *   deno run -A bench/soak.ts [--loss-minutes 10] [--churn-minutes 30] [--badlink-minutes 10]
+ *                             [--members 20]
  *   bun bench/soak.ts --loss-minutes 1 --churn-minutes 2       # a short one
  *
  * - loss: `--loss-pct` (20) % of UDP and TCP dropped among `--members` members (LAN timing) for
@@ -11,13 +12,17 @@
  *   again `--churn-down` s (15) later under the same name (with `--churn-loss-pct`, 0, loss on
  *   top), for `--churn-minutes`: false deaths, detection times and the time to one view after.
  *
- * The two soaks run one after the other; 0 minutes skips one. Prints one JSON object each.
+ * - bad link: one member loses `--badlink-pct` (80) % of its ingress for `--badlink-minutes`,
+ *   run twice at once in two namespaces, with flap damping (the default) and without
+ *   (`flapDamping: null`): events per observer about it, false deaths, then a kill's detection.
+ *
+ * The soaks run one after the other; 0 minutes skips one. Prints one JSON object each.
  */
 import process from "node:process";
 import { parseArgs } from "node:util";
 import { runtimeName } from "../mod.ts";
 import { cleanupAll, netnsUnsupported } from "../tests/faults/_netns.ts";
-import { churnScenario, lossScenario } from "../tests/faults/_scenarios.ts";
+import { badLinkScenario, churnScenario, lossScenario } from "../tests/faults/_scenarios.ts";
 
 const { values } = parseArgs({
   options: {
@@ -28,6 +33,8 @@ const { values } = parseArgs({
     "churn-every": { type: "string", default: "10" },
     "churn-down": { type: "string", default: "15" },
     "churn-loss-pct": { type: "string", default: "0" },
+    "badlink-minutes": { type: "string", default: "10" },
+    "badlink-pct": { type: "string", default: "80" },
   },
 });
 const num = (k: keyof typeof values) => Number(values[k]);
@@ -75,6 +82,24 @@ try {
         detectionMs: stats(r.detectionMs),
       }),
     );
+  }
+  if (num("badlink-minutes") > 0) {
+    const run = (damped: boolean) =>
+      badLinkScenario({
+        members: num("members"),
+        lossPct: num("badlink-pct"),
+        linkMs: num("badlink-minutes") * 60_000,
+        detectBoundMs: 120_000,
+        config: damped ? undefined : { flapDamping: null },
+        tag: damped ? "soakbad" : "soakbadraw",
+        log: (line) => log(`${damped ? "damped" : "undamped"} ${line}`),
+      });
+    const [damped, undamped] = await Promise.all([run(true), run(false)]);
+    for (const [name, r] of [["damped", damped], ["undamped", undamped]] as const) {
+      console.log(
+        JSON.stringify({ soak: "badlink", flapDamping: name, runtime: runtimeName(), ...r }),
+      );
+    }
   }
 } finally {
   await cleanupAll();

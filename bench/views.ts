@@ -11,10 +11,11 @@
  *   deno run -A bench/views.ts [--sizes 1000,2000] [--settings 2000/10000,5000/15000] [--seed 1]
  *
  * On a 2-core machine 1,000 members take about 2 minutes, 2,000 about 15–20 (and 10 GB).
- * Measured (seed 1): at 1,000, 2 s / 10 s gives 2.7 views per member on average, 5 at most
- * (5 s / 15 s: 2.3 and 4); at 2,000, 4.6 and 9 (5 s / 15 s: 3.4 and 6; 16 minutes). Before
- * the bootstrap change (a joiner no longer gossips the table it receives; a burst of joins ends
- * in one sync): 2.9 / 7 at 1,000 (2 s / 10 s), 5.3 / 11 and 3.8 / 7 at 2,000.
+ * Measured (seed 1): at 1,000, 2 s / 10 s gives 2.6 views per member on average, 5 at most
+ * (5 s / 15 s: 2.3 and 3); at 2,000, 4.4 and 8 (5 s / 15 s: 3.3 and 6; 13 minutes). With churn
+ * syncs spread over log2(n + 1) probe intervals instead of 2: 2.7 / 5 at 1,000, 4.6 / 9 at
+ * 2,000. Before the bootstrap change (a joiner no longer gossips the table it receives; a burst
+ * of joins ends in one sync): 2.9 / 7 at 1,000 (2 s / 10 s), 5.3 / 11 and 3.8 / 7 at 2,000.
  *
  * @module
  */

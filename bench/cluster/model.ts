@@ -54,8 +54,10 @@ export interface Run {
   firstSuspectMs: number | null;
   firstDeadMs: number | null;
   allDeadMs: number | null;
-  /** "fast": the shared TIMING; "lan": memberlist's LAN preset (the large runs). */
+  /** "fast": the shared TIMING; "lan": memberlist's LAN preset. */
   timing: "fast" | "lan";
+  /** A large run of shoal alone (absent in older files, where every LAN run was one). */
+  big?: boolean;
   /** 1-minute load average before and after the run (other work on the machine). */
   loadBefore: number;
   loadAfter: number | null;
@@ -70,4 +72,9 @@ export interface ClusterResults {
   readonly timing: Record<string, unknown>;
   readonly skipped: Partial<Record<Impl, string>>;
   readonly runs: Run[];
+}
+
+/** Is `run` one of the large shoal-only runs? */
+export function isBig(run: Run): boolean {
+  return run.big ?? run.timing === "lan";
 }

@@ -12,7 +12,7 @@
  */
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import process from "node:process";
-import { type ClusterResults, type Impl, IMPLS, LABELS, type Run } from "./model.ts";
+import { type ClusterResults, type Impl, IMPLS, isBig, LABELS, type Run } from "./model.ts";
 import { lineChart } from "./svg.ts";
 
 const DOCS = new URL("../../docs/", import.meta.url).pathname;
@@ -34,7 +34,8 @@ function find(results: ClusterResults, impl: Impl, n: number): Run | undefined {
 /** The Markdown tables and target checks. */
 export function markdown(results: ClusterResults): string {
   const fast = results.runs.filter((r) => r.timing !== "lan");
-  const large = results.runs.filter((r) => r.timing === "lan");
+  const lan = results.runs.filter((r) => r.timing === "lan" && !isBig(r));
+  const large = results.runs.filter(isBig);
   const sizes = [...new Set(fast.map((r) => r.n))].sort((a, b) => a - b);
   const out: string[] = [];
   const m = results.machine;
@@ -85,6 +86,39 @@ export function markdown(results: ClusterResults): string {
     } s steady state; packets and bytes are UDP datagrams sent.`,
     "",
   );
+
+  if (lan.length) {
+    out.push(
+      "The same at memberlist's LAN timing (probe 1 s, timeout 500 ms, gossip 200 ms: the defaults users run), after a 30 s warm-up:",
+      "",
+      "| n | implementation | converge, s | → all survivors agree, ms | CPU, ms per node per s | CPU vs memberlist | RSS per node, MiB | RSS vs memberlist | packets per node per s | false dead: join / steady |",
+      "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+    );
+    for (const n of [...new Set(lan.map((r) => r.n))].sort((a, b) => a - b)) {
+      const g = lan.find((x) => x.impl === "memberlist" && x.n === n && !x.error);
+      for (const impl of IMPLS) {
+        const r = lan.find((x) => x.impl === impl && x.n === n);
+        if (!r) continue;
+        if (r.error) {
+          out.push(`| ${n} | ${LABELS[impl].label} | error: ${r.error.split("\n")[0]} ||||||| |`);
+          continue;
+        }
+        const all = r.detections.length && r.allDeadMs === null ? "never (30 s)" : ms(r.allDeadMs);
+        out.push(
+          `| ${n} | ${LABELS[impl].label} | ${
+            r.convergedMs === null ? `no (min view ${r.minSeen}/${n})` : secs(r.convergedMs)
+          } | ${all} | ${
+            num(r.cpuPerNodePerSec === null ? null : r.cpuPerNodePerSec * 1000, 2)
+          } | ${times(ratio(r.cpuPerNodePerSec, g?.cpuPerNodePerSec))} | ${
+            mib(r.rssPerNodeBytes)
+          } | ${times(ratio(r.rssPerNodeBytes, g?.rssPerNodeBytes))} | ${
+            num(r.packetsPerNodePerSec)
+          } | ${r.falseDeadJoin ?? "—"} / ${r.falseDead ?? "—"} |`,
+        );
+      }
+    }
+    out.push("");
+  }
 
   if (large.length) {
     out.push(

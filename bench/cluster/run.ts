@@ -3,7 +3,8 @@
  * (Node) side by side on loopback, n nodes of one implementation in one process.
  *
  *   deno task bench:cluster [--sizes 10,20,50,100,200] [--impls shoal-deno,shoal-bun,memberlist,swim-js]
- *                           [--steady 30] [--kills 3] [--big 1000] [--quick] [--no-docs]
+ *                           [--steady 30] [--kills 3] [--lan-sizes 100] [--big 1000] [--quick]
+ *                           [--no-docs]
  *
  * It installs what it needs: the Go peer (tests/interop/build_peer.sh, Go and memberlist from
  * Debian packages) and swim-js (npm, into .cache/swim-js, built with CXXFLAGS=-std=gnu++17).
@@ -18,6 +19,9 @@
  *     datagrams and bytes sent, dead declarations of live members (false deads);
  *  3. `--kills` times: kill a node (no goodbye), time the first suspicion, the first dead
  *     declaration and the moment all survivors hold it dead.
+ *  `--lan-sizes N,…` (100) runs every implementation again at memberlist's LAN timing (probe
+ *  1 s, timeout 500 ms, gossip 200 ms; what users run), after a 30 s warm-up, so both timings
+ *  are measured side by side.
  *  `--big N` adds runs of shoal alone at n = N for RSS per node at scale: memberlist's LAN
  *  timing (probe 1 s), nodes started 20 ms apart, a 10 s steady state, no kills.
  *
@@ -36,7 +40,7 @@ import os from "node:os";
 import process from "node:process";
 import { parseArgs } from "node:util";
 import { machine } from "../machine.ts";
-import { type ClusterResults, type Detection, type Impl, IMPLS, type Run } from "./model.ts";
+import { type ClusterResults, type Detection, type Impl, IMPLS, isBig, type Run } from "./model.ts";
 import { writeReport } from "./report.ts";
 import { minSuspicionMs, TIMING } from "./timing.ts";
 
@@ -47,6 +51,7 @@ const { values } = parseArgs({
     steady: { type: "string", default: "30" },
     kills: { type: "string", default: "5" },
     big: { type: "string", default: "1000" },
+    "lan-sizes": { type: "string", default: "100" },
     "converge-timeout": { type: "string", default: "45" },
     quick: { type: "boolean", default: false },
     "no-docs": { type: "boolean", default: false },
@@ -61,10 +66,16 @@ const BIN = `${ROOT}node_modules/.bin/`;
 const SWIM_DIR = `${ROOT}.cache/swim-js`;
 const GO_PEER = `${ROOT}.cache/interop/peer`;
 const quick = values.quick;
-const sizes = quick ? [10] : values.sizes.split(",").map(Number);
+const list = (v: string) => v.split(",").filter((x) => x.trim() && x !== "0").map(Number);
+const sizes = quick ? [10] : list(values.sizes);
 const steadyS = quick ? 5 : Number(values.steady);
 const kills = quick ? 1 : Number(values.kills);
-const big = quick || values.big === "0" ? [] : values.big.split(",").map(Number);
+const big = quick ? [] : list(values.big);
+const lanSizes = quick ? [] : list(values["lan-sizes"]);
+/** Runs: the shared fast TIMING, the LAN preset side by side, or shoal alone at scale. */
+type Mode = "fast" | "lan" | "big";
+/** LAN timing's probe interval and timeout (memberlist's DefaultLANConfig). */
+const LAN = { probeIntervalMs: 1000, probeTimeoutMs: 500, gossipIntervalMs: 200 };
 const impls = values.impls.split(",") as Impl[];
 const convergeS = Number(values["converge-timeout"]);
 const started = performance.now();
@@ -136,12 +147,12 @@ function installSwimJs(): void {
 
 // MARK: processes
 
-function command(impl: Impl, n: number, big: boolean): [string, string[]] {
+function command(impl: Impl, n: number, mode: Mode): [string, string[]] {
   // The large runs (shoal only): memberlist's LAN timing, nodes started 20 ms apart.
-  const extra = big ? ["--lan", "--join-gap", "20", "--converge-timeout", "150"] : [
-    "--converge-timeout",
-    `${convergeS}`,
-  ];
+  const extra = mode === "big"
+    ? ["--lan", "--join-gap", "20", "--converge-timeout", "150"]
+    : [...(mode === "lan" ? ["--lan"] : []), "--converge-timeout", `${convergeS}`];
+  const t = mode === "fast" ? TIMING : { ...TIMING, ...LAN };
   switch (impl) {
     case "shoal-deno":
       return [`${BIN}deno`, [
@@ -161,13 +172,13 @@ function command(impl: Impl, n: number, big: boolean): [string, string[]] {
         "-preset",
         "lan",
         "-probe-interval",
-        `${TIMING.probeIntervalMs}ms`,
+        `${t.probeIntervalMs}ms`,
         "-probe-timeout",
-        `${TIMING.probeTimeoutMs}ms`,
+        `${t.probeTimeoutMs}ms`,
         "-gossip-interval",
-        `${TIMING.gossipIntervalMs}ms`,
+        `${t.gossipIntervalMs}ms`,
         "-suspicion-mult",
-        `${TIMING.suspicionMult}`,
+        `${t.suspicionMult}`,
         "-push-pull-interval",
         "-1ms", // off
         "-converge-timeout",
@@ -181,15 +192,15 @@ function command(impl: Impl, n: number, big: boolean): [string, string[]] {
         "--nodes",
         `${n}`,
         "--interval",
-        `${TIMING.probeIntervalMs}`,
+        `${t.probeIntervalMs}`,
         "--ping-timeout",
-        `${TIMING.probeTimeoutMs}`,
+        `${t.probeTimeoutMs}`,
         "--ping-req-timeout",
-        `${TIMING.probeIntervalMs - TIMING.probeTimeoutMs}`,
+        `${t.probeIntervalMs - t.probeTimeoutMs}`,
         "--ping-req-group-size",
-        `${TIMING.indirectChecks}`,
+        `${t.indirectChecks}`,
         "--suspect-timeout",
-        `${minSuspicionMs(n)}`,
+        `${minSuspicionMs(n) * t.probeIntervalMs / TIMING.probeIntervalMs}`,
         "--converge-timeout",
         `${convergeS}`,
       ]];
@@ -294,9 +305,10 @@ async function runOne(
   n: number,
   steady: number,
   killCount: number,
-  big = false,
+  mode: Mode = "fast",
 ): Promise<Run> {
-  const [cmd, args] = command(impl, n, big);
+  const big = mode === "big";
+  const [cmd, args] = command(impl, n, mode);
   const load = os.loadavg()[0];
   log(`${impl} n=${n}: starting (load ${load.toFixed(2)})`);
   const d = new Driver(cmd, args);
@@ -321,7 +333,8 @@ async function runOne(
     firstSuspectMs: null,
     firstDeadMs: null,
     allDeadMs: null,
-    timing: big ? "lan" : "fast",
+    timing: mode === "fast" ? "fast" : "lan",
+    big,
     loadBefore: load,
     loadAfter: null,
     error: null,
@@ -339,8 +352,9 @@ async function runOne(
           : `converged in ${(run.convergedMs / 1000).toFixed(2)} s`
       }`,
     );
-    // Let the join's rumours die down before measuring (longer for larger clusters).
-    await sleep(5000 + Math.min(n * 50, 10_000));
+    // Let the join's rumours die down before measuring (longer for larger clusters, and at
+    // LAN timing, whose gossip and probes are 4-5× slower).
+    await sleep(mode === "lan" ? 30_000 : 5000 + Math.min(n * 50, 10_000));
     let mark = d.events.length;
     d.send("stats-begin");
     const ok = await d.next("ok", mark, 10_000);
@@ -421,9 +435,15 @@ for (const n of sizes) {
     runs.push(await runOne(impl, n, steadyS, kills));
   }
 }
+for (const n of lanSizes) {
+  for (const impl of impls) {
+    if (skipped[impl]) continue;
+    runs.push(await runOne(impl, n, steadyS, kills, "lan"));
+  }
+}
 for (const n of big) {
   for (const impl of impls.filter((i) => i.startsWith("shoal-"))) {
-    runs.push(await runOne(impl, n, Math.min(steadyS, 10), 0, true));
+    runs.push(await runOne(impl, n, Math.min(steadyS, 10), 0, "big"));
   }
 }
 
@@ -439,7 +459,8 @@ let results: ClusterResults = {
 };
 if (values.merge && existsSync(out)) {
   const old = JSON.parse(readFileSync(out, "utf8")) as ClusterResults;
-  const same = (a: Run, b: Run) => a.impl === b.impl && a.n === b.n && a.timing === b.timing;
+  const same = (a: Run, b: Run) =>
+    a.impl === b.impl && a.n === b.n && a.timing === b.timing && isBig(a) === isBig(b);
   const kept = old.runs.filter((r) => !runs.some((x) => same(x, r)));
   results = {
     ...old,

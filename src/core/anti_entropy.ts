@@ -52,6 +52,8 @@ const SEED_ONLY_ATTEMPTS = 3;
 const MAX_ADDRESSES_PER_NAME = 32;
 /** Members new to us since our last sync that make the next one come once joins calm (§12). */
 const CHURN_SYNC_JOINS = 16;
+/** Probe intervals over which the churn syncs of a calmed burst are spread (§12). */
+const CHURN_SYNC_SPREAD = 2;
 /** Probe intervals between two churn syncs at least, so churn cannot drive syncs (§12). */
 const CHURN_SYNC_GAP = 5;
 /** Token keys of the pending name resolutions (a join attempt's, a re-announce's). */
@@ -465,10 +467,10 @@ export class AntiEntropy {
     ) - now;
     if (wait > 0) return this.#ctx.out.schedule({ kind: "churnSync", token }, wait);
     if (!this.#churnSpread) {
-      // Joins calmed for everyone at once: spread the syncs, so that they do not all land in
-      // the same moment (members of one process share its CPU).
+      // Joins calmed for everyone at once: spread the syncs over a few probe intervals, so
+      // that they do not all land in the same moment (members of one process share its CPU).
       this.#churnSpread = true;
-      const spread = probeInterval * Math.ceil(Math.log2(this.#ctx.table.size + 1));
+      const spread = probeInterval * CHURN_SYNC_SPREAD;
       const delay = randomInt(this.#ctx.rng, spread);
       if (delay > 0) return this.#ctx.out.schedule({ kind: "churnSync", token }, delay);
     }

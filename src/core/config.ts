@@ -60,6 +60,11 @@ export interface SwimConfig {
    * death (`confirmDead`) or the member refutes, instead of declaring them dead (default false).
    */
   readonly confirmDeaths: boolean;
+  /**
+   * Hold the suspect/alive events of a member whose suspicions keep being refuted (a bad
+   * link), so applications are not flooded (protocol.md §21). `null` emits every event.
+   */
+  readonly flapDamping: FlapDampingConfig | null;
   /** Most members the table holds, ourselves and not yet reaped dead included; more are refused. */
   readonly maxMembers: number;
   /** New members accepted per second from one sender address (a token bucket). */
@@ -99,6 +104,42 @@ export interface LifeguardConfig {
   /** Missing nacks from indirect probes count against our own health (Lifeguard IV-A). */
   readonly nacks: boolean;
 }
+
+/**
+ * Flap damping, as routers damp flapping routes: every suspicion or death of a member adds 1
+ * to its penalty, which halves every `halfLife` ms and stops at `ceiling`. At `suppress` its
+ * suspect and alive events are held; below `reuse` they are told again.
+ */
+export interface FlapDampingConfig {
+  /** Time for a penalty to halve. */
+  readonly halfLife: number;
+  /** Penalty at which a member's events are held. */
+  readonly suppress: number;
+  /** Penalty below which the hold ends. */
+  readonly reuse: number;
+  /** Highest penalty (bounds how long a hold outlasts the flapping). */
+  readonly ceiling: number;
+}
+
+/**
+ * The default flap damping: held at about the third suspicion within three minutes; a hold
+ * outlasts the flapping by at most `halfLife × log2(ceiling / reuse)` ≈ 4 minutes.
+ *
+ * @example
+ * ```ts
+ * import { FLAP_DAMPING, resolveConfig } from "@shoal/swim";
+ * // Hold sooner and for longer than the default; `flapDamping: null` tells every event.
+ * const cfg = resolveConfig("lan", {
+ *   flapDamping: { ...FLAP_DAMPING, suppress: 2, halfLife: 180_000 },
+ * });
+ * ```
+ */
+export const FLAP_DAMPING: FlapDampingConfig = Object.freeze({
+  halfLife: 90_000,
+  suppress: 3,
+  reuse: 1,
+  ceiling: 6,
+});
 
 /**
  * `"reject"`: keep the known address, emit a `conflict` event (memberlist's behaviour).
@@ -160,6 +201,7 @@ export const lanConfig: SwimConfig = Object.freeze({
   reannounceInterval: 30_000,
   conflictPolicy: "replace-dead",
   confirmDeaths: false,
+  flapDamping: FLAP_DAMPING,
   maxMembers: 10_000,
   newMembersPerSecond: 512,
   newMembersBurst: 4096,
@@ -271,6 +313,16 @@ export function resolveConfig(
   }
   if (cfg.udpBufferSize < 576 || cfg.udpBufferSize > 65_000) {
     throw new ConfigError("udpBufferSize must be between 576 and 65000");
+  }
+  const fd = cfg.flapDamping;
+  if (fd !== null) {
+    const ok = (v: unknown) => typeof v === "number" && Number.isFinite(v) && v > 0;
+    if (!fd || ![fd.halfLife, fd.suppress, fd.reuse, fd.ceiling].every(ok)) {
+      throw new ConfigError("flapDamping needs positive halfLife, suppress, reuse and ceiling");
+    }
+    if (!(fd.reuse < fd.suppress && fd.suppress <= fd.ceiling)) {
+      throw new ConfigError("flapDamping needs reuse < suppress <= ceiling");
+    }
   }
   if (cfg.allowedCidrs !== undefined) {
     try {

@@ -20,6 +20,8 @@ import { acceptsCrc } from "./versions.ts";
 /** Collects the effects one input produces; the state machine drains it after each input. */
 export class Outbox {
   #effects: Effect[] = [];
+  /** Decides whether an event reaches the application (flap damping, protocol.md §21). */
+  gate: ((type: MembershipEventType, m: MemberRecord) => boolean) | null = null;
 
   /** Queue any effect. */
   push(effect: Effect): void {
@@ -42,6 +44,7 @@ export class Outbox {
     m: MemberRecord,
     conflict?: { address: string; port: number },
   ): void {
+    if (this.gate && !this.gate(type, m)) return;
     const event = conflict
       ? { type, member: snapshot(m), conflict }
       : { type, member: snapshot(m) };
@@ -137,6 +140,8 @@ export function timerKey(timer: Timer): string {
       return relayKey(timer.seqNo);
     case "reclaim":
       return reclaimKey(timer.node);
+    case "damping":
+      return dampingKey(timer.node);
     default:
       return timer.kind;
   }
@@ -150,6 +155,11 @@ export function suspicionKey(node: string): string {
 /** The key of the reclaim timer of `node`'s name. */
 export function reclaimKey(node: string): string {
   return `reclaim:${node}`;
+}
+
+/** The key of the timer that may end the hold on `node`'s events. */
+export function dampingKey(node: string): string {
+  return `damping:${node}`;
 }
 
 /** The key of the timer of the relay under `seqNo`. */

@@ -34,6 +34,8 @@ export type Timer =
   | { readonly kind: "churnSync"; readonly token: number }
   /** Announce ourselves again to seeds we do not see (partition healing). */
   | { readonly kind: "reannounce"; readonly token: number }
+  /** The events of flapping `node` may be told again (protocol.md §21). */
+  | { readonly kind: "damping"; readonly token: number; readonly node: string }
   /** Try the seeds again if we still know nobody. */
   | { readonly kind: "join"; readonly token: number; readonly attempt: number };
 

@@ -56,6 +56,8 @@ export interface CoreStats {
   corrections: number;
   /** Table feeds not sent because of the rate limit (the announce is not acked either). */
   feedsDropped: number;
+  /** Suspect/alive events held back by flap damping (protocol.md §21). */
+  eventsHeld: number;
   /** Newcomers greeted with our alive. */
   greetings: number;
   /** Greetings skipped because of the greeting budget (gossip tells them instead). */
@@ -122,6 +124,7 @@ export function newCoreStats(): CoreStats {
     staleAnswered: 0,
     reassertions: 0,
     feedsDropped: 0,
+    eventsHeld: 0,
     greetings: 0,
     greetingsSkipped: 0,
     joinRetries: 0,

@@ -36,6 +36,7 @@ import {
   safeIp,
   TimerTokens,
 } from "./context.ts";
+import { EventDamping } from "./damping.ts";
 import { Dissemination } from "./dissemination.ts";
 import type { Effect, ResolveResult, Timer } from "./effects.ts";
 import { FailureDetector } from "./failure_detector.ts";
@@ -133,6 +134,7 @@ export class Swim {
   readonly #rumours: Rumours;
   readonly #fd: FailureDetector;
   readonly #ae: AntiEntropy;
+  readonly #damping: EventDamping | null;
   #started = false;
 
   /** Create the state machine; call {@linkcode Swim.start} to begin probing. */
@@ -174,6 +176,7 @@ export class Swim {
     this.#rumours = new Rumours(this.#ctx, this.#diss, () => this.#ae.onNewMember());
     this.#fd = new FailureDetector(this.#ctx, this.#diss, this.#rumours);
     this.#ae = new AntiEntropy(this.#ctx, this.#rumours, options.localState);
+    this.#damping = config.flapDamping ? new EventDamping(this.#ctx, config.flapDamping) : null;
   }
 
   // MARK: API
@@ -401,6 +404,9 @@ export class Swim {
         break;
       case "reannounce":
         this.#ae.onReannounce(timer.token);
+        break;
+      case "damping":
+        this.#damping?.onTimer(timer.node);
         break;
     }
     return this.#drain();

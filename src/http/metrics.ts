@@ -128,6 +128,11 @@ export function renderMetrics(view: ClusterView, http?: HttpStats): string {
     "Announces left unanswered because of the table-feed rate limit (the joiner retries).",
     core.feedsDropped,
   );
+  c(
+    "shoal_events_held_total",
+    "Suspect/alive events about flapping members held back by flap damping.",
+    core.eventsHeld,
+  );
   c("shoal_greetings_total", "Newcomers greeted with this member's alive.", core.greetings);
   c(
     "shoal_greetings_skipped_total",

@@ -210,3 +210,97 @@ export function massRestart(options: {
   }
   return { recoveredMs: ok ? sim.clock.now() - start : Infinity, stuckDead, consistent: ok };
 }
+
+/** Result of {@linkcode badLink}. */
+export interface BadLinkResult {
+  /** Events about the bad member, per observer, over `duration` (mean and most). */
+  readonly eventsPerObserver: { readonly mean: number; readonly max: number };
+  /** Event counts about the bad member by type, all observers together. */
+  readonly byType: Readonly<Record<string, number>>;
+  /** Dead declarations (by anyone) of healthy members over `duration`. */
+  readonly falseDead: number;
+  /**
+   * Time from the link's repair until the last event every healthy member emitted about the
+   * bad member says it is back (alive or join), ms; 0 if none had been told otherwise.
+   */
+  readonly toldBackMs: number;
+  /** Time from killing a healthy member until every healthy survivor holds it dead (ms). */
+  readonly detectionMs: number;
+}
+
+/**
+ * One of `n` members loses `loss` of everything it receives (datagrams and stream segments),
+ * from a converged start, for `duration` ms: how many events the others emit about it, and
+ * whether healthy members stay alive. Then a healthy member is killed and its detection timed,
+ * and the link is repaired: how long until every healthy member has told it is back.
+ */
+export function badLink(options: {
+  codec: Codec;
+  seed: number;
+  n?: number;
+  loss?: number;
+  duration?: number;
+  streams?: boolean;
+  config?: ConfigOverrides;
+}): BadLinkResult {
+  const { codec, seed, n = 20, loss = 0.8, duration = 600_000, streams = true } = options;
+  const config = resolveConfig("lan", options.config);
+  const sim = new Simulator({ seed, config, codec, streams, faults: { minDelay: 1, maxDelay: 5 } });
+  sim.addNodes(n);
+  sim.runUntil(() => sim.converged(), 30_000);
+  sim.runFor(10_000);
+  const bad = `n${n - 1}`;
+  sim.network.setReceiveLoss(sim.node(bad).address.host, loss);
+  const start = sim.clock.now();
+  sim.runFor(duration);
+  const perObserver = new Map<string, number>();
+  const byType: Record<string, number> = {};
+  let falseDead = 0;
+  for (const e of sim.events) {
+    if (e.at < start) continue;
+    if (e.member === bad && e.observer !== bad) {
+      perObserver.set(e.observer, (perObserver.get(e.observer) ?? 0) + 1);
+      byType[e.type] = (byType[e.type] ?? 0) + 1;
+    } else if (e.type === "dead" && e.member !== bad && e.observer !== bad) falseDead++;
+  }
+  const counts = sim.nodes.filter((x) => x.name !== bad).map((x) => perObserver.get(x.name) ?? 0);
+  const victim = "n1";
+  sim.kill(victim);
+  const killedAt = sim.clock.now();
+  const healthy = () => sim.running().filter((x) => x.name !== bad);
+  const detected = sim.runUntil(
+    () => healthy().every((x) => x.swim.member(victim)?.state === "dead"),
+    180_000,
+    50,
+  );
+  const detectionMs = detected ? sim.clock.now() - killedAt : Infinity;
+  sim.network.setReceiveLoss(sim.node(bad).address.host, 0);
+  const repairedAt = sim.clock.now();
+  const told = new Map<string, string>();
+  for (const e of sim.events) {
+    if (e.member === bad && e.observer !== bad) told.set(e.observer, e.type);
+  }
+  let seen = sim.events.length;
+  const back = () => {
+    for (; seen < sim.events.length; seen++) {
+      const e = sim.events[seen];
+      if (e.member === bad && e.observer !== bad) told.set(e.observer, e.type);
+    }
+    return healthy().every((x) => {
+      const t = told.get(x.name);
+      return x.name === bad || t === undefined || t === "alive" || t === "join";
+    });
+  };
+  const toldBack = sim.runUntil(back, 900_000, 100);
+  const toldBackMs = toldBack ? sim.clock.now() - repairedAt : Infinity;
+  return {
+    eventsPerObserver: {
+      mean: counts.reduce((a, b) => a + b, 0) / counts.length,
+      max: Math.max(...counts),
+    },
+    byType,
+    falseDead,
+    toldBackMs,
+    detectionMs,
+  };
+}

@@ -59,6 +59,8 @@ export class MemoryNetwork {
   readonly #groups = new Map<string, number>();
   /** host → extra delay applied to datagrams it receives (a slow member). */
   readonly #receiveDelay = new Map<string, number>();
+  /** host → share of what it receives that is lost (a bad ingress link), on top of `loss`. */
+  readonly #receiveLoss = new Map<string, number>();
   /** Datagrams delivered, dropped by loss, and dropped by partitions. */
   readonly counts: { delivered: number; lost: number; partitioned: number; unroutable: number } = {
     delivered: 0,
@@ -99,6 +101,22 @@ export class MemoryNetwork {
     else this.#receiveDelay.delete(host);
   }
 
+  /**
+   * Lose `share` (0–1) of everything `host` receives, datagrams and stream segments, on top
+   * of the network's `loss` (0 removes it): a member behind a bad ingress link.
+   */
+  setReceiveLoss(host: string, share: number): void {
+    if (!(share >= 0 && share <= 1)) throw new RangeError(`receive loss must be 0-1: ${share}`);
+    if (share > 0) this.#receiveLoss.set(host, share);
+    else this.#receiveLoss.delete(host);
+  }
+
+  /** The chance that one datagram or segment to `host` is lost. */
+  #lossTo(host: string): number {
+    const extra = this.#receiveLoss.get(host);
+    return extra === undefined ? this.#faults.loss : 1 - (1 - this.#faults.loss) * (1 - extra);
+  }
+
   /** A {@linkcode DatagramBinder} on this network. */
   binder(): DatagramBinder {
     return { name: "memory", bind: (o) => Promise.resolve(this.attach(o)) };
@@ -135,9 +153,11 @@ export class MemoryNetwork {
     const f = this.#faults;
     let total = 0;
     for (let leg = 0; leg < legs; leg++) {
+      // Segments alternate: request legs reach `toHost`, answers reach `fromHost`.
+      const loss = this.#lossTo(leg % 2 === 0 ? toHost : fromHost);
       let rto = 1000;
       let tries = 0;
-      while (f.loss > 0 && this.#rng.next() < f.loss) {
+      while (loss > 0 && this.#rng.next() < loss) {
         if (++tries >= 6) return null;
         total += rto;
         rto *= 2;
@@ -155,7 +175,8 @@ export class MemoryNetwork {
       return;
     }
     const f = this.#faults;
-    if (f.loss > 0 && this.#rng.next() < f.loss) {
+    const loss = this.#lossTo(to.host);
+    if (loss > 0 && this.#rng.next() < loss) {
       this.counts.lost++;
       return;
     }

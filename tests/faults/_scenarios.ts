@@ -39,6 +39,47 @@ function missing(v: Record<string, Record<string, string>>, names: string[]): st
   return out;
 }
 
+/** What {@linkcode killAndDetect} measured. */
+interface Detection {
+  readonly tKill: number;
+  /** From the kill until the last survivor declared the member dead, if all did in bound. */
+  readonly allDeadMs: number | undefined;
+  readonly undetectedBy: string[];
+}
+
+/**
+ * SIGKILL `victim` (no leave), then wait up to `boundMs` until every one of `survivors`
+ * (members of `observers`) has declared `name` dead.
+ */
+async function killAndDetect(
+  victim: Host,
+  name: string,
+  observers: Host,
+  survivors: string[],
+  boundMs: number,
+): Promise<Detection> {
+  const tKill = Date.now();
+  victim.signal("SIGKILL");
+  const deadAt = (s: string) =>
+    observers.events.find((e) =>
+      e.observer === s && e.member === name && e.type === "dead" && e.t >= tKill
+    )?.t;
+  await waitUntil(
+    () => survivors.every((s) => deadAt(s) !== undefined),
+    boundMs,
+    "every survivor to declare the killed member dead",
+    50,
+  ).catch(() => {});
+  const times = survivors.map(deadAt);
+  return {
+    tKill,
+    allDeadMs: times.every((t) => t !== undefined)
+      ? Math.max(...(times as number[])) - tKill
+      : undefined,
+    undetectedBy: survivors.filter((s) => deadAt(s) === undefined),
+  };
+}
+
 // ---------------------------------------------------------------------------------------------
 
 /** Options of {@linkcode lossScenario}. */
@@ -118,18 +159,8 @@ export async function lossScenario(o: LossOptions): Promise<LossResult> {
 
     const victimName = names[o.members - 1];
     const survivors = names.slice(0, -1);
-    const tKill = Date.now();
-    victim.signal("SIGKILL");
-    const deadAt = (s: string) =>
-      main.events.find((e) =>
-        e.observer === s && e.member === victimName && e.type === "dead" && e.t >= tKill
-      )?.t;
-    await waitUntil(
-      () => survivors.every((s) => deadAt(s) !== undefined),
-      o.detectBoundMs,
-      "every survivor to declare the killed member dead",
-      50,
-    ).catch(() => {});
+    const detection = await killAndDetect(victim, victimName, main, survivors, o.detectBoundMs);
+    const { tKill } = detection;
     const c = ns.counters();
 
     const running = (e: SeenEvent) => e.member !== victimName || e.t < tKill;
@@ -139,7 +170,6 @@ export async function lossScenario(o: LossOptions): Promise<LossResult> {
       const t = afterKill.find((e) => e.type === type)?.t;
       return t === undefined ? undefined : t - tKill;
     };
-    const times = survivors.map(deadAt);
     const result: LossResult = {
       members: o.members,
       lossPct: o.lossPct,
@@ -155,10 +185,8 @@ export async function lossScenario(o: LossOptions): Promise<LossResult> {
       ).size,
       firstSuspectMs: firstOf("suspect"),
       firstDeadMs: firstOf("dead"),
-      allDeadMs: times.every((t) => t !== undefined)
-        ? Math.max(...(times as number[])) - tKill
-        : undefined,
-      undetectedBy: survivors.filter((s) => deadAt(s) === undefined),
+      allDeadMs: detection.allDeadMs,
+      undetectedBy: detection.undetectedBy,
       hostErrors: hosts.flatMap((h) => h.errors),
     };
     return result;
@@ -529,6 +557,114 @@ export async function churnScenario(o: ChurnOptions): Promise<ChurnResult> {
       undetected,
       settleMs,
       notSettled: settleMs === undefined ? missing(last, names) : [],
+      hostErrors: hosts.flatMap((h) => h.errors),
+    };
+  } finally {
+    await Promise.allSettled(hosts.map((h) => h.stop()));
+    ns.delete();
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+
+/** Options of {@linkcode badLinkScenario}. */
+export interface BadLinkOptions {
+  readonly members: number;
+  /** Percentage of the UDP and TCP packets to the bad member's address that are dropped. */
+  readonly lossPct: number;
+  /** How long the bad link lasts before a healthy member is killed. */
+  readonly linkMs: number;
+  /** Longest wait for every healthy survivor to declare the killed member dead. */
+  readonly detectBoundMs: number;
+  /** Config overrides for every member (e.g. `{ flapDamping: null }` for the raw events). */
+  readonly config?: HostSpec["config"];
+  readonly tag?: string;
+  readonly log?: Log;
+}
+
+/** What {@linkcode badLinkScenario} measured. */
+export interface BadLinkResult {
+  readonly members: number;
+  readonly lossPct: number;
+  readonly linkMs: number;
+  /** Share of the packets to the bad member that the rule dropped. */
+  readonly measuredLossPct: number;
+  /** Events about the bad member per healthy observer while the link was bad. */
+  readonly eventsPerObserver: { readonly mean: number; readonly max: number };
+  /** The same events by type, all observers together. */
+  readonly byType: Readonly<Record<string, number>>;
+  /** `dead` events about healthy members that were running. */
+  readonly falseDeaths: SeenEvent[];
+  /** Time from the kill of a healthy member to its death at every healthy survivor. */
+  readonly allDeadMs: number | undefined;
+  readonly undetectedBy: string[];
+  readonly hostErrors: string[];
+}
+
+/**
+ * `members` members (LAN timing) on one loopback; one of them, alone at 127.0.0.2, loses
+ * `lossPct` % of every UDP datagram and TCP segment sent to that address (its ingress) for
+ * `linkMs`. Counts the events the others emit about it; then a healthy member's process is
+ * killed and every healthy survivor must declare it dead, the bad link still on.
+ */
+export async function badLinkScenario(o: BadLinkOptions): Promise<BadLinkResult> {
+  const log = o.log ?? (() => {});
+  const ns = Netns.create(o.tag ?? "badlink");
+  const hosts: Host[] = [];
+  try {
+    const names = range(o.members).map((i) => `b${pad(i)}`);
+    const badName = names[o.members - 1], victimName = names[o.members - 2];
+    const node = (i: number): NodeSpec => ({
+      name: names[i],
+      bind: i === o.members - 1 ? "127.0.0.2:7946" : `127.0.0.1:${7946 + i}`,
+      seeds: i ? ["127.0.0.1:7946"] : [],
+    });
+    const lifeMs = o.linkMs + o.detectBoundMs + 120_000;
+    const main = new Host(ns, spec(range(o.members - 2).map(node), lifeMs, { config: o.config }));
+    hosts.push(main);
+    await main.started(o.members - 2, 60_000);
+    const victim = new Host(ns, spec([node(o.members - 2)], lifeMs, { config: o.config }));
+    const bad = new Host(ns, spec([node(o.members - 1)], lifeMs, { config: o.config }));
+    hosts.push(victim, bad);
+    await Promise.all([victim.started(1, 60_000), bad.started(1, 60_000)]);
+    await converge(hosts, names, 60_000);
+
+    ns.count("ip daddr 127.0.0.2 meta l4proto { udp, tcp }");
+    ns.drop(`ip daddr 127.0.0.2 meta l4proto { udp, tcp } numgen random mod 100 < ${o.lossPct}`);
+    const tBad = Date.now();
+    const about = () =>
+      [...main.events, ...victim.events].filter((e) => e.member === badName && e.t >= tBad);
+    const linkEnd = tBad + o.linkMs;
+    while (Date.now() < linkEnd) {
+      await sleep(Math.min(30_000, linkEnd - Date.now()));
+      log(`bad link: ${about().length} events about ${badName} so far`);
+    }
+    const seen = about();
+    const healthy = names.filter((n) => n !== badName);
+    const counts = healthy.map((h) => seen.filter((e) => e.observer === h).length);
+    const byType: Record<string, number> = {};
+    for (const e of seen) byType[e.type] = (byType[e.type] ?? 0) + 1;
+
+    const survivors = healthy.filter((n) => n !== victimName);
+    const detection = await killAndDetect(victim, victimName, main, survivors, o.detectBoundMs);
+    const { tKill } = detection;
+    const c = ns.counters();
+    const all = [...main.events, ...victim.events.filter((e) => e.t < tKill)];
+    return {
+      members: o.members,
+      lossPct: o.lossPct,
+      linkMs: o.linkMs,
+      measuredLossPct: c.counted ? Math.round((c.dropped / c.counted) * 1000) / 10 : 0,
+      eventsPerObserver: {
+        mean: Math.round((counts.reduce((a, b) => a + b, 0) / counts.length) * 10) / 10,
+        max: Math.max(...counts),
+      },
+      byType,
+      falseDeaths: all.filter((e) =>
+        e.type === "dead" && e.member !== badName && (e.member !== victimName || e.t < tKill)
+      ),
+      allDeadMs: detection.allDeadMs,
+      undetectedBy: detection.undetectedBy,
       hostErrors: hosts.flatMap((h) => h.errors),
     };
   } finally {

@@ -8,6 +8,9 @@
  *    member's process is killed and every survivor declares it dead.
  * 2. A 50/50 partition of 10 members for 60 s, then healed: one view again.
  * 3. A member frozen with SIGSTOP for 5 s: suspected, refutes, never declared dead.
+ * 4. A member losing 80 % of its ingress among 20 for 2 minutes: flap damping keeps the others
+ *    to at most 10 events each about it (about 85 undamped), no healthy member is declared
+ *    dead, and a kill is still detected by all.
  *
  * Needs root, `ip` and `nft` (CI installs nftables); elsewhere the tests skip with the reason.
  * Figures go to stdout and to `artifacts/faults-<runtime>.json`.
@@ -20,6 +23,8 @@ import { fileURLToPath } from "node:url";
 import { runtimeName } from "../../mod.ts";
 import { cleanupAll, netnsUnsupported } from "./_netns.ts";
 import {
+  type BadLinkResult,
+  badLinkScenario,
   type LossResult,
   lossScenario,
   type PartitionResult,
@@ -49,6 +54,7 @@ interface Runs {
   loss: Promise<LossResult>;
   partition: Promise<PartitionResult>;
   stall: Promise<StallResult>;
+  badLink: Promise<BadLinkResult>;
 }
 let runs: Runs | undefined;
 
@@ -60,13 +66,16 @@ function scenarios(): Runs {
   const partition = () =>
     partitionScenario({ members: 10, splitMs: 60_000, healBoundMs: 120_000, log });
   const stall = () => stallScenario({ members: 20, stopMs: 5000, watchMs: 15_000, log });
+  const badLink = () =>
+    badLinkScenario({ members: 20, lossPct: 80, linkMs: 120_000, detectBoundMs: 90_000, log });
   if (process.env.SHOAL_FAULTS_SEQUENTIAL === "1") {
     const l = loss();
     const p = l.catch(() => {}).then(partition);
     const s = p.catch(() => {}).then(stall);
-    runs = { loss: l, partition: p, stall: s };
+    const b = s.catch(() => {}).then(badLink);
+    runs = { loss: l, partition: p, stall: s, badLink: b };
   } else {
-    runs = { loss: loss(), partition: partition(), stall: stall() };
+    runs = { loss: loss(), partition: partition(), stall: stall(), badLink: badLink() };
   }
   // Each test awaits its own result; this keeps an early failure from being "unhandled".
   for (const p of Object.values(runs)) p.catch(() => {});
@@ -77,8 +86,8 @@ after(async () => {
   await cleanupAll();
 });
 
-// Sequentially the last test waits for all three (about 2.5 + 3 + 0.5 minutes at worst).
-const LONG = { timeout: 480_000, skip: skip ?? false };
+// Sequentially the last test waits for all four (about 2.5 + 3 + 0.5 + 3.5 minutes at worst).
+const LONG = { timeout: 720_000, skip: skip ?? false };
 
 test(
   `${rt}: 20 % loss of UDP and TCP among 20 members for 2 min: no false death; a kill is detected by all`,
@@ -135,5 +144,28 @@ test(
     );
     assert.ok(r.refutedMs !== undefined, "the refutation did not reach every observer");
     assert.ok(r.finalStates.every((s) => s.includes(":alive/")), `final: ${r.finalStates}`);
+  },
+);
+
+test(
+  `${rt}: a member losing 80 % of its ingress among 20 for 2 min: at most 10 events per observer about it`,
+  LONG,
+  async () => {
+    const r = await scenarios().badLink;
+    record("badLink", r);
+    assert.deepEqual(r.hostErrors, []);
+    assert.ok(
+      r.measuredLossPct >= 70 && r.measuredLossPct <= 90,
+      `loss was ${r.measuredLossPct} %`,
+    );
+    // The link bit: the member was suspected (undamped, each observer sees about 85 events).
+    assert.ok((r.byType.suspect ?? 0) > 0, `events: ${JSON.stringify(r.byType)}`);
+    assert.ok(r.eventsPerObserver.max <= 10, `events per observer: ${JSON.stringify(r)}`);
+    assert.deepEqual(
+      r.falseDeaths.map((e) => `${e.observer} declared ${e.member} dead`),
+      [],
+      "a healthy member was declared dead",
+    );
+    assert.deepEqual(r.undetectedBy, [], "survivors that never declared the killed member dead");
   },
 );
