@@ -52,6 +52,7 @@ export {
   SwimStateError,
   syncInterval,
 } from "./src/core/swim.ts";
+export { SharedRecords } from "./src/core/membership.ts";
 export type {
   Effect,
   MembershipEvent,

@@ -63,7 +63,8 @@ export class Dissemination {
       this.#ctx.cfg.gossipNodes,
       (m) =>
         m !== this.#ctx.self &&
-        (isActive(m.state) || (m.state === "dead" && now - m.stateChangedAt < deadWindow)),
+        (isActive(m.state) ||
+          (m.state === "dead" && now - this.#ctx.table.changedAt(m) < deadWindow)),
     );
     for (const target of targets) {
       const packer = packerFor(this.#ctx, target);

@@ -300,7 +300,9 @@ export class FailureDetector {
 
   #reapable(m: MemberRecord): boolean {
     if (m.state !== "dead" && m.state !== "left") return false;
-    if (this.#ctx.now() - m.stateChangedAt <= this.#ctx.cfg.gossipToTheDeadTime) return false;
+    if (this.#ctx.now() - this.#ctx.table.changedAt(m) <= this.#ctx.cfg.gossipToTheDeadTime) {
+      return false;
+    }
     this.#rumours.forget(m.name);
     return true;
   }

@@ -48,20 +48,22 @@ export interface Member {
   readonly meta: Uint8Array;
 }
 
-/** The core's mutable record of a member. */
+/**
+ * The core's record of a member. Records are never changed in place (our own excepted): the
+ * table replaces them (`MemberTable.update`), and may share one between the tables of a
+ * simulation.
+ */
 export interface MemberRecord {
-  name: string;
+  readonly name: string;
   /** Raw IP bytes exactly as announced. */
-  addr: Uint8Array;
+  readonly addr: Uint8Array;
   /** `addr` as text, cached for sending. */
-  host: string;
-  port: number;
-  meta: Uint8Array | null;
-  vsn: Uint8Array;
-  incarnation: number;
-  state: MemberState;
-  /** Clock time of the last state change. */
-  stateChangedAt: number;
+  readonly host: string;
+  readonly port: number;
+  readonly meta: Uint8Array | null;
+  readonly vsn: Uint8Array;
+  readonly incarnation: number;
+  readonly state: MemberState;
 }
 
 const EMPTY = new Uint8Array(0);

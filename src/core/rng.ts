@@ -31,18 +31,39 @@ export function seededRng(seed: number): Rng {
     z = Math.imul(z ^ (z >>> 13), 0xc2b2ae35) >>> 0;
     return (z ^ (z >>> 16)) >>> 0;
   };
-  let a = split(), b = split(), c = split(), d = split();
-  return {
+  return sfc32(split(), split(), split(), split());
+}
+
+/**
+ * The sfc32 generator from state `a, b, c, d`. The state lives in a typed array: uint32 values
+ * held in variables would be boxed (most exceed a small integer) at every draw.
+ */
+function sfc32(a: number, b: number, c: number, d: number): Rng {
+  const s = Uint32Array.of(a, b, c, d);
+  const rng = {
     next(): number {
+      const a = s[0], b = s[1], c = s[2], d = s[3];
       const t = (((a + b) >>> 0) + d) >>> 0;
-      d = (d + 1) >>> 0;
-      a = b ^ (b >>> 9);
-      b = (c + (c << 3)) >>> 0;
-      c = (c << 21) | (c >>> 11);
-      c = (c + t) >>> 0;
+      s[3] = d + 1;
+      s[0] = b ^ (b >>> 9);
+      s[1] = c + (c << 3);
+      s[2] = ((c << 21) | (c >>> 11)) + t;
       return t / 4294967296;
     },
   };
+  forks.set(rng, () => sfc32(s[0], s[1], s[2], s[3]));
+  return rng;
+}
+
+/** How to copy each seeded generator at its current state. */
+const forks = new WeakMap<Rng, () => Rng>();
+
+/**
+ * An independent copy of `rng` at its current state (the same numbers follow from both), for
+ * a generator made by {@linkcode seededRng}; `undefined` for any other.
+ */
+export function forkRng(rng: Rng): Rng | undefined {
+  return forks.get(rng)?.();
 }
 
 /** A uniform integer in [0, n). */

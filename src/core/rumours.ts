@@ -18,6 +18,7 @@ import type { Alive, Dead, Suspect } from "./messages.ts";
 import { type Claim, judge, mayMove, outbid } from "./precedence.ts";
 import { Suspicion, suspicionBounds } from "./suspicion.ts";
 import type { Dissemination } from "./dissemination.ts";
+import type { RecordPatch } from "./membership.ts";
 import { impossibleRange, LEGACY_VSN } from "./versions.ts";
 
 /** Longest member name accepted, in UTF-16 code units. */
@@ -86,7 +87,7 @@ export class Rumours {
   updateMeta(meta: Uint8Array | null): number {
     const self = this.#ctx.self;
     this.#reincarnate();
-    self.meta = meta;
+    this.#ctx.table.update(self, { meta }, this.#ctx.now());
     const inc = self.incarnation;
     this.#diss.gossip(self.name, aliveRumour(self), () => this.#ctx.out.settled("meta", inc));
     this.#ctx.out.emit("update", self);
@@ -111,7 +112,7 @@ export class Rumours {
     if (!m) {
       const host = safeIp(a.addr);
       if (judge(undefined, claim) !== "newer" || !host) return;
-      m = {
+      const fresh: MemberRecord = {
         name: a.node,
         addr: a.addr,
         host,
@@ -120,11 +121,11 @@ export class Rumours {
         vsn: a.vsn,
         incarnation: 0,
         state: "dead",
-        stateChangedAt: ctx.now(),
       };
-      ctx.table.add(m);
+      ctx.table.add(fresh, ctx.now());
+      m = ctx.table.get(a.node)!;
     } else if ((moved = !bytesEqual(m.addr, a.addr) || m.port !== a.port)) {
-      const deadFor = ctx.now() - m.stateChangedAt;
+      const deadFor = ctx.now() - ctx.table.changedAt(m);
       if (judge(m, claim) === "implausible") return void ctx.stats.implausibleClaims++;
       if (!mayMove(ctx.cfg.conflictPolicy, m, claim, deadFor, ctx.cfg.deadNodeReclaimTime)) {
         this.#rememberSuccessor(m, a);
@@ -132,8 +133,7 @@ export class Rumours {
         ctx.out.emit("conflict", m, { address: safeIp(a.addr), port: a.port });
         return;
       }
-      m.addr = a.addr;
-      m.host = safeIp(a.addr) || m.host;
+      m = ctx.table.update(m, { addr: a.addr, host: safeIp(a.addr) || m.host }, ctx.now());
     } else {
       const verdict = judge(m, claim);
       if (verdict === "stale") this.#correct(m, a, from);
@@ -148,10 +148,11 @@ export class Rumours {
     if (news || known) this.#diss.gossip(a.node, a);
     const was = m.state;
     const metaChanged = !bytesEqual(m.meta, a.meta);
-    m.port = a.port;
-    m.meta = a.meta;
-    if (a.vsn.length === 6) m.vsn = a.vsn;
-    this.#set(m, claim);
+    m = this.#set(m, claim, {
+      port: a.port,
+      meta: a.meta,
+      vsn: a.vsn.length === 6 ? a.vsn : m.vsn,
+    });
     if (was === "dead" || was === "left") {
       ctx.out.emit("join", m);
       this.#welcome(m);
@@ -236,7 +237,7 @@ export class Rumours {
     // (protocol.md §20).
     const outdated = m.state === "suspect";
     this.#diss.gossip(s.node, s);
-    this.#set(m, claim);
+    const held = this.#set(m, claim);
     const full = suspicionBounds(
       ctx.table.size,
       ctx.cfg.suspicionMult,
@@ -245,12 +246,12 @@ export class Rumours {
     );
     // Without Lifeguard's adaptive suspicion: plain SWIM's fixed timeout.
     const bounds = ctx.cfg.lifeguard.suspicion ? full : { min: full.min, max: full.min, k: 0 };
-    const token = ctx.timers.arm("suspicion", suspicionKey(m.name));
+    const token = ctx.timers.arm("suspicion", suspicionKey(held.name));
     const suspicion = new Suspicion(token, ctx.now(), bounds, s.from);
-    this.#suspicions.set(m.name, suspicion);
-    this.scheduleSuspicion(m.name, suspicion);
-    if (s.from !== ctx.self.name) ctx.table.probeSoon(m.name);
-    if (!outdated) ctx.out.emit("suspect", m);
+    this.#suspicions.set(held.name, suspicion);
+    this.scheduleSuspicion(held.name, suspicion);
+    if (s.from !== ctx.self.name) ctx.table.probeSoon(held.name);
+    if (!outdated) ctx.out.emit("suspect", held);
   }
 
   /** A dead (or left) claim, from a datagram sent by `from`, a merge, or a local decision. */
@@ -273,9 +274,9 @@ export class Rumours {
     } else {
       this.#diss.gossip(d.node, d);
     }
-    this.#set(m, claim);
-    ctx.out.emit(m.state === "left" ? "leave" : "dead", m);
-    if (this.#successors.has(m.name)) this.#scheduleReclaim(m);
+    const held = this.#set(m, claim);
+    ctx.out.emit(held.state === "left" ? "leave" : "dead", held);
+    if (this.#successors.has(held.name)) this.#scheduleReclaim(held);
   }
 
   /**
@@ -293,7 +294,7 @@ export class Rumours {
   #scheduleReclaim(m: MemberRecord): void {
     const delay = Math.max(
       0,
-      m.stateChangedAt + this.#ctx.cfg.deadNodeReclaimTime - this.#ctx.now(),
+      this.#ctx.table.changedAt(m) + this.#ctx.cfg.deadNodeReclaimTime - this.#ctx.now(),
     );
     const token = this.#ctx.timers.arm("reclaim", reclaimKey(m.name));
     this.#ctx.out.schedule({ kind: "reclaim", token, node: m.name }, delay);
@@ -336,14 +337,19 @@ export class Rumours {
     const successor = this.#successors.get(m.name);
     if (!successor) return;
     this.#successors.delete(m.name);
-    if (m.state === "dead" && successor.incarnation > m.incarnation) this.#moveTo(m, successor);
+    const held = this.#ctx.table.get(m.name)!;
+    if (held.state === "dead" && successor.incarnation > held.incarnation) {
+      this.#moveTo(held, successor);
+    }
   }
 
   /** A successor takes the name of `m`, which we hold dead: our own verdict allows it. */
   #moveTo(m: MemberRecord, successor: Alive): void {
-    m.addr = successor.addr;
-    m.host = safeIp(successor.addr) || m.host;
-    m.port = successor.port;
+    this.#ctx.table.update(m, {
+      addr: successor.addr,
+      host: safeIp(successor.addr) || m.host,
+      port: successor.port,
+    }, this.#ctx.now());
     this.onAlive(successor);
   }
 
@@ -368,14 +374,20 @@ export class Rumours {
   /** The one place our incarnation rises: above our own, and above `accused` when given. */
   #reincarnate(accused?: number): void {
     const self = this.#ctx.self;
-    self.incarnation = outbid(self.incarnation, accused);
+    this.#ctx.table.update(
+      self,
+      { incarnation: outbid(self.incarnation, accused) },
+      this.#ctx.now(),
+    );
   }
 
-  /** The one mutation of a member's state and incarnation, for a claim that won. */
-  #set(m: MemberRecord, claim: Claim): void {
-    if (m.state !== claim.state) m.stateChangedAt = this.#ctx.now();
-    m.state = claim.state;
-    m.incarnation = claim.incarnation;
+  /**
+   * The one change of a member's state and incarnation, for a claim that won (with `also`, the
+   * rest of an alive's news). Returns the record now held: `m` is stale after.
+   */
+  #set(m: MemberRecord, claim: Claim, also?: RecordPatch): MemberRecord {
+    const patch = { ...also, state: claim.state, incarnation: claim.incarnation };
+    return this.#ctx.table.update(m, patch, this.#ctx.now());
   }
 
   #endSuspicion(name: string): void {
@@ -477,8 +489,8 @@ export class Rumours {
     this.#endSuspicion(node);
     if (this.#ctx.cfg.confirmDeaths) {
       // Hold it: the application decides (confirmDead), or the member refutes.
-      this.#set(m, { state: "unreachable", incarnation: m.incarnation });
-      this.#ctx.out.emit("unreachable", m);
+      const held = this.#set(m, { state: "unreachable", incarnation: m.incarnation });
+      this.#ctx.out.emit("unreachable", held);
       return;
     }
     this.#declareDead(m);

@@ -41,7 +41,7 @@ import { Dissemination } from "./dissemination.ts";
 import type { Effect, ResolveResult, Timer } from "./effects.ts";
 import { FailureDetector } from "./failure_detector.ts";
 import { type Member, type MemberRecord, snapshot } from "./member.ts";
-import { MemberTable } from "./membership.ts";
+import { MemberTable, type SharedRecords } from "./membership.ts";
 import type { Message, NodeState, PushPull, StreamReply, StreamRequest } from "./messages.ts";
 import { randomInt, type Rng } from "./rng.ts";
 import { Rumours } from "./rumours.ts";
@@ -98,6 +98,11 @@ export interface SwimOptions {
    * effect once its push/pull merged.
    */
   readonly localState?: (join: boolean) => Uint8Array;
+  /**
+   * Records shared with the other state machines given the same instance, wherever their
+   * views agree (a simulator's members; see {@linkcode SharedRecords}). Default: none.
+   */
+  readonly sharedRecords?: SharedRecords;
 }
 
 /** The acceptor's side of a stream exchange: what to write back, and what to do. */
@@ -147,13 +152,10 @@ export class Swim {
       vsn: checkVsn(options.vsn ?? DEFAULT_VSN),
       incarnation: Math.max(1, identity.incarnation ?? 1) >>> 0,
       state: "alive",
-      stateChangedAt: now(),
     };
-    const table = new MemberTable(identity.name, rng);
+    const table = new MemberTable(identity.name, rng, options.sharedRecords);
     table.add(self);
-    if (options.knownMembers) {
-      table.addAll(knownRecords(options.knownMembers, identity.name, now()));
-    }
+    if (options.knownMembers) table.addAll(knownRecords(options.knownMembers));
     this.#ctx = {
       cfg: config,
       codec,
@@ -493,12 +495,18 @@ function knownHost(addr: Uint8Array): string {
   return host;
 }
 
-/** `knownMembers` as records: alive entries other than ourselves, held alive now. */
-function knownRecords(states: readonly NodeState[], self: string, at: number): MemberRecord[] {
+/** `knownMembers` as records, one list per array of states (never changed, so shared). */
+const knownLists = new WeakMap<readonly NodeState[], MemberRecord[]>();
+
+/** `knownMembers` as records: the alive entries (the table skips ourselves). */
+function knownRecords(states: readonly NodeState[]): MemberRecord[] {
+  const cached = knownLists.get(states);
+  if (cached) return cached;
   const known: MemberRecord[] = [];
+  knownLists.set(states, known);
   for (const k of states) {
     const host = knownHost(k.addr);
-    if (k.state !== 0 || k.name === self || !host) continue;
+    if (k.state !== 0 || !host) continue;
     known.push({
       name: k.name,
       addr: k.addr,
@@ -508,7 +516,6 @@ function knownRecords(states: readonly NodeState[], self: string, at: number): M
       vsn: k.vsn,
       incarnation: k.incarnation,
       state: "alive",
-      stateChangedAt: at,
     });
   }
   return known;

@@ -18,6 +18,7 @@ import type {
 } from "../core/effects.ts";
 import type { Member } from "../core/member.ts";
 import type { NodeState, PushPull } from "../core/messages.ts";
+import { SharedRecords } from "../core/membership.ts";
 import { seededRng } from "../core/rng.ts";
 import { Swim } from "../core/swim.ts";
 import { type MemberView, ViewCoalescer, type ViewOptions } from "../core/views.ts";
@@ -108,6 +109,8 @@ export class Simulator {
   #restarts = 0;
   /** `watchViews` subscriptions: each running node's coalescer, per subscription. */
   readonly #watchers = new Set<ViewWatcher>();
+  /** Every node's records, shared where their views agree (memory: n plus disagreements). */
+  readonly #records = new SharedRecords();
 
   /** Create an empty simulation. */
   constructor(options: SimulatorOptions) {
@@ -219,6 +222,7 @@ export class Simulator {
       rng: seededRng(this.#opts.seed * 1_000_003 + index * 7919),
       streams: this.#opts.streams ?? false,
       knownMembers,
+      sharedRecords: this.#records,
     });
     const node: SimNode = {
       name,

@@ -68,6 +68,52 @@ function scenario(seed: number, streams: boolean, n: number, damped = false): Si
   return sim;
 }
 
+/**
+ * A larger converged cluster under loss: a kill, a join, a leave and a metadata update, long
+ * enough for the death to be declared and the joiner to be known by all.
+ */
+function large(seed: number, streams: boolean, n: number): Simulator {
+  const config = resolveConfig("lan", {});
+  const sim = new Simulator({
+    seed,
+    config,
+    codec: memberlistCodec,
+    faults: { minDelay: 1, maxDelay: 10, loss: 0.03 },
+    streams,
+  });
+  sim.addConverged(n);
+  sim.runFor(5_000);
+  sim.kill("n7");
+  sim.addNode("joiner");
+  sim.runFor(10_000);
+  sim.updateMeta("n11", new TextEncoder().encode("role=y"));
+  sim.leave("n13");
+  sim.runFor(15_000);
+  sim.restart("n7");
+  sim.runFor(10_000);
+  return sim;
+}
+
+/**
+ * A small converged cluster for long enough that every member walks its probe ring several
+ * times (reshuffles, reaping the dead), with a kill and a late join.
+ */
+function long(seed: number, n: number): Simulator {
+  const sim = new Simulator({
+    seed,
+    config: resolveConfig("lan", {}),
+    codec: memberlistCodec,
+    faults: { minDelay: 1, maxDelay: 10, loss: 0.01 },
+  });
+  sim.addConverged(n);
+  sim.runFor(50_000);
+  sim.kill("n3");
+  sim.runFor(60_000);
+  sim.addNode("late");
+  sim.runFor(100_000);
+  return sim;
+}
+
 /** Every scenario's fingerprint. */
 export function fingerprints(): Fingerprint[] {
   const out: Fingerprint[] = [];
@@ -87,6 +133,13 @@ export function fingerprints(): Fingerprint[] {
     scenario: "seed 4, 30 members, streams true, flap damping",
     hash: digest(scenario(4, true, 30, true)),
   });
+  for (const [seed, streams, n] of [[5, false, 300], [6, true, 200]] as const) {
+    out.push({
+      scenario: `seed ${seed}, converged ${n}, streams ${streams}`,
+      hash: digest(large(seed, streams, n)),
+    });
+  }
+  out.push({ scenario: "seed 7, converged 80, 210 s", hash: digest(long(7, 80)) });
   return out;
 }
 
