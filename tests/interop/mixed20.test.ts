@@ -88,5 +88,15 @@ test("10 Go + 10 shoal nodes: one view, and kills of either kind detected by all
     await sleep(50);
   }
   console.log(`shoal node killed → dead at all 18 others: ${Date.now() - t0} ms`);
-  for (const g of liveGos) assert.deepEqual(g.problems(), [], `${g.name} logged problems`);
+  // A Go node whose periodic push/pull picked the closed member before it was declared dead
+  // logs the refused dial as ERR, as it would in a Go-only cluster: printed, not counted.
+  const refused = new RegExp(`Push/Pull with ${victim.name} failed: .*connection refused`);
+  for (const g of liveGos) {
+    const problems = g.problems().filter((line) => {
+      if (!refused.test(line)) return true;
+      console.log(`${g.name}, about the closed member (not counted): ${line}`);
+      return false;
+    });
+    assert.deepEqual(problems, [], `${g.name} logged problems`);
+  }
 });

@@ -16,14 +16,32 @@ test(`50 nodes in one ${runtimeName()} process: converge, then no false suspicio
   timeout: 90_000,
 }, async () => {
   const config = { gossipInterval: 200, probeInterval: 1000, probeTimeout: 500 };
-  const first = await createNode({ name: "m0", bind: "127.0.0.1:0", config });
+  // A label of its own: the view must hold exactly these 50, whatever else on this host may
+  // still send to a port one of them reuses.
+  const label = `fifty-${crypto.randomUUID()}`;
+  const first = await createNode({ name: "m0", bind: "127.0.0.1:0", config, label });
   nodes.push(first);
   const seed = `127.0.0.1:${first.address.port}`;
   for (let i = 1; i < 50; i++) {
-    nodes.push(await createNode({ name: `m${i}`, bind: "127.0.0.1:0", seeds: [seed], config }));
+    nodes.push(
+      await createNode({ name: `m${i}`, bind: "127.0.0.1:0", seeds: [seed], config, label }),
+    );
   }
   const names = nodes.map((n) => n.name);
-  await waitFor(() => allSeeAlive(nodes, names), 20_000, "50 nodes to converge");
+  await waitFor(() => allSeeAlive(nodes, names), 20_000, "50 nodes to converge").catch((err) => {
+    // Who does not see whom alive, and how, so that a failure can be read.
+    const gaps = nodes.flatMap((n) => {
+      const missing = names.filter((x) => n.member(x)?.state !== "alive");
+      return missing.length
+        ? [
+          `${n.name} (${n.stats().core.joinRetries} join retries) ↛ ${
+            missing.map((x) => `${x}:${n.member(x)?.state ?? "unknown"}`).join(" ")
+          }`,
+        ]
+        : [];
+    });
+    throw new Error(`${(err as Error).message}\n${gaps.join("\n")}`);
+  });
 
   const bad: string[] = [];
   for (const n of nodes) {
