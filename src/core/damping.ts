@@ -7,8 +7,8 @@
  * Each suspicion or death of a member adds 1 to its penalty, which halves every `halfLife` ms
  * and stops growing at `ceiling`. Reaching `suppress` holds the member: the application keeps
  * what it was told last (suspect, or dead once a death is told — a death is always told
- * first-hand) and further suspect, alive, join and update events are held (counted in
- * `CoreStats.eventsHeld`). Once the penalty decays below `reuse`, the hold ends with one
+ * first-hand) and further suspect, alive and join events are held, updates too once it is
+ * held as dead (counted in `CoreStats.eventsHeld`). Once the penalty decays below `reuse`, the hold ends with one
  * `alive` (or `join`, after a death) if the member is back by then. Leaves are never held.
  *
  * @module
@@ -47,13 +47,6 @@ export class FlapDamping {
     this.#cfg = cfg;
   }
 
-  /** Members currently held. */
-  get held(): number {
-    let n = 0;
-    for (const p of this.#penalties.values()) if (p.held) n++;
-    return n;
-  }
-
   /** Is `name` held now? */
   isHeld(name: string): boolean {
     return this.#penalties.get(name)?.held ?? false;
@@ -79,7 +72,7 @@ export class FlapDamping {
     if (type === "suspect" || type === "dead") {
       const value = Math.min(this.#cfg.ceiling, (p ? this.#decayed(p, now) : 0) + 1);
       if (!p) {
-        if (this.#penalties.size >= PRUNE_AT) this.prune(now);
+        if (this.#penalties.size >= PRUNE_AT) this.#prune(now);
         this.#penalties.set(name, p = { value, at: now, held: false, told: "suspect" });
       } else Object.assign(p, { value, at: now });
       if (!p.held) {
@@ -120,7 +113,7 @@ export class FlapDamping {
   }
 
   /** Forget penalties that have decayed to nothing and are not held (bounds the map). */
-  prune(now: number): void {
+  #prune(now: number): void {
     for (const [name, p] of this.#penalties) {
       if (!p.held && this.#decayed(p, now) < 0.05) this.#penalties.delete(name);
     }
@@ -144,11 +137,6 @@ export class EventDamping {
     this.#ctx = ctx;
     this.#penalties = new FlapDamping(cfg);
     ctx.out.gate = (type, m) => this.#admit(type, m);
-  }
-
-  /** Members whose events are held now. */
-  get held(): number {
-    return this.#penalties.held;
   }
 
   /** The `damping` timer of `node` fired: end its hold if the penalty decayed. */
