@@ -7,8 +7,8 @@
  *
  *   {"event":"converged","ms":T,"minSeen":K,"joinMs":J}   every node sees all N, T ms after the
  *                                              last node started (null: timed out)
- *   {"event":"stats","packets":P,"bytes":B,"falseDead":F,"falseSuspect":S}
- *   {"event":"detected","victim":V,"firstSuspectMs":S,"firstDeadMs":D,"allDeadMs":A}
+ *   {"event":"stats","packets":P,"bytes":B,"falseDead":F,"falseSuspect":S,"falseDeadMembers":M}
+ *   {"event":"detected","victim":V,"firstSuspectMs":S,"firstDeadMs":D,"allDeadMs":A,"deadMs":[…]}
  *
  * and reads commands on stdin: `stats-begin` (answers `{"event":"ok","falseDeadBefore":F,…}`,
  * the false deads since the start), `stats-end`, `kill INDEX`, `quit`.
@@ -30,6 +30,8 @@ const { values } = parseArgs({
     "join-gap": { type: "string", default: "0" },
     // memberlist's LAN timing (probe 1 s, timeout 500 ms, gossip 200 ms) instead of TIMING.
     lan: { type: "boolean", default: false },
+    // The LAN preset as users get it (push/pull and re-announce on), for bench/loss_detection.ts.
+    "lan-defaults": { type: "boolean", default: false },
   },
 });
 const n = Number(values.nodes);
@@ -38,27 +40,33 @@ const joinGap = Number(values["join-gap"]);
 const emit = (o: Record<string, unknown>) => console.log(JSON.stringify(o));
 
 // Periodic anti-entropy off, as memberlist's push/pull in this benchmark.
-const config = values.lan ? { pushPullInterval: 0, reannounceInterval: 0 } : {
-  probeInterval: TIMING.probeIntervalMs,
-  probeTimeout: TIMING.probeTimeoutMs,
-  indirectChecks: TIMING.indirectChecks,
-  suspicionMult: TIMING.suspicionMult,
-  gossipInterval: TIMING.gossipIntervalMs,
-  pushPullInterval: 0,
-  reannounceInterval: 0,
-};
+const config = values["lan-defaults"]
+  ? {}
+  : values.lan
+  ? { pushPullInterval: 0, reannounceInterval: 0 }
+  : {
+    probeInterval: TIMING.probeIntervalMs,
+    probeTimeout: TIMING.probeTimeoutMs,
+    indirectChecks: TIMING.indirectChecks,
+    suspicionMult: TIMING.suspicionMult,
+    gossipInterval: TIMING.gossipIntervalMs,
+    pushPullInterval: 0,
+    reannounceInterval: 0,
+  };
 
 const killed = new Set<string>();
 /** Per node: members it holds as not dead/left (itself included). */
 const seen: number[] = [];
 let falseDead = 0, falseSuspect = 0;
+/** Live members declared dead by someone since the last `stats-begin`. */
+const falseDeadMembers = new Set<string>();
 /** The detection being timed, if any. */
 let watch:
   | {
     victim: string;
     t0: number;
     survivors: number;
-    dead: Set<string>;
+    dead: Map<string, number>;
     firstSuspectMs?: number;
     firstDeadMs?: number;
     allDeadMs?: number;
@@ -78,7 +86,7 @@ function onEvent(observer: string, index: number, ev: MembershipEvent): void {
     if (ev.type === "dead") {
       w.firstSuspectMs ??= at;
       w.firstDeadMs ??= at;
-      w.dead.add(observer);
+      if (!w.dead.has(observer)) w.dead.set(observer, at);
       if (w.dead.size === w.survivors) {
         w.allDeadMs = at;
         w.done();
@@ -86,7 +94,10 @@ function onEvent(observer: string, index: number, ev: MembershipEvent): void {
     }
     return;
   }
-  if (ev.type === "dead") falseDead++;
+  if (ev.type === "dead") {
+    falseDead++;
+    falseDeadMembers.add(about);
+  }
   if (ev.type === "suspect") falseSuspect++;
 }
 
@@ -136,6 +147,7 @@ for await (const line of lines) {
     // What happened before (the join): false deads and suspicions since the first start.
     emit({ event: "ok", falseDeadBefore: falseDead, falseSuspectBefore: falseSuspect });
     falseDead = falseSuspect = 0;
+    falseDeadMembers.clear();
   } else if (cmd === "stats-end") {
     const now = sent();
     emit({
@@ -144,6 +156,7 @@ for await (const line of lines) {
       bytes: now.bytes - base.bytes,
       falseDead,
       falseSuspect,
+      falseDeadMembers: falseDeadMembers.size,
     });
   } else if (cmd === "kill") {
     const victim = nodes[Number(arg)];
@@ -158,7 +171,7 @@ for await (const line of lines) {
         victim: victim.name,
         t0: performance.now(),
         survivors,
-        dead: new Set(),
+        dead: new Map(),
         done: resolve,
       };
     });
@@ -172,6 +185,7 @@ for await (const line of lines) {
       firstSuspectMs: w.firstSuspectMs ?? null,
       firstDeadMs: w.firstDeadMs ?? null,
       allDeadMs: w.allDeadMs ?? null,
+      deadMs: [...w.dead.values()].sort((a, b) => a - b),
     });
   } else if (cmd === "quit") {
     break;

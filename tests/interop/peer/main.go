@@ -32,6 +32,7 @@ import (
 	"log"
 	"os"
 	"reflect"
+	"sort"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -382,10 +383,12 @@ func (t *countingTransport) WriteToAddress(b []byte, a memberlist.Address) (time
 	return t.NetTransport.WriteToAddress(b, a)
 }
 
-// benchEvents counts dead/left notifications about members that were not killed.
+// benchEvents counts dead/left notifications about members that were not killed, and
+// remembers which members they were about.
 type benchEvents struct {
-	killed    *sync.Map
-	falseDead *int64
+	killed     *sync.Map
+	falseDead  *int64
+	falseNames *sync.Map
 }
 
 func (e *benchEvents) NotifyJoin(*memberlist.Node)   {}
@@ -393,6 +396,7 @@ func (e *benchEvents) NotifyUpdate(*memberlist.Node) {}
 func (e *benchEvents) NotifyLeave(n *memberlist.Node) {
 	if _, ok := e.killed.Load(n.Name); !ok {
 		atomic.AddInt64(e.falseDead, 1)
+		e.falseNames.Store(n.Name, true)
 	}
 }
 
@@ -415,14 +419,17 @@ func stateOf(m *memberlist.Memberlist, name string) int {
 //
 //	{"event":"converged","ms":T,"minSeen":K}   every node sees all n alive (ms null: timed out)
 //	{"event":"ok","falseDeadBefore":F}   answers stats-begin: false deads since the start
-//	{"event":"stats","packets":P,"bytes":B,"falseDead":F}   since the last stats-begin
-//	{"event":"detected","victim":V,"firstSuspectMs":S,"firstDeadMs":D,"allDeadMs":A}
+//	{"event":"stats","packets":P,"bytes":B,"falseDead":F,"falseDeadMembers":M}   since the
+//	                                     last stats-begin (M: distinct live members declared dead)
+//	{"event":"detected","victim":V,"firstSuspectMs":S,"firstDeadMs":D,"allDeadMs":A,"deadMs":[…]}
+//	                                     (deadMs: when each survivor held it dead, sorted)
 //
 // Commands (stdin): stats-begin | stats-end | kill INDEX | quit.
 func runBench(base *memberlist.Config, n int, joinGap, convergeTimeout time.Duration) {
 	o := &out{enc: json.NewEncoder(os.Stdout)}
 	var packets, bytes, falseDead int64
 	killed := &sync.Map{}
+	falseNames := &sync.Map{}
 	logger := log.New(base.LogOutput, "", log.LstdFlags)
 	lists := make([]*memberlist.Memberlist, n)
 	names := make([]string, n)
@@ -452,7 +459,7 @@ func runBench(base *memberlist.Config, n int, joinGap, convergeTimeout time.Dura
 			conf.BindPort = nt.GetAutoBindPort()
 			conf.AdvertisePort = conf.BindPort
 			conf.Transport = &countingTransport{nt, &packets, &bytes}
-			conf.Events = &benchEvents{killed, &falseDead}
+			conf.Events = &benchEvents{killed, &falseDead, falseNames}
 			conf.Delegate = nil
 			if m, err = memberlist.Create(&conf); err == nil {
 				break
@@ -528,11 +535,15 @@ func runBench(base *memberlist.Config, n int, joinGap, convergeTimeout time.Dura
 		case "stats-begin":
 			atomic.StoreInt64(&packets, 0)
 			atomic.StoreInt64(&bytes, 0)
+			falseNames.Range(func(k, _ interface{}) bool { falseNames.Delete(k); return true })
 			o.emit(map[string]interface{}{"event": "ok",
 				"falseDeadBefore": atomic.SwapInt64(&falseDead, 0)})
 		case "stats-end":
+			distinct := 0
+			falseNames.Range(func(_, _ interface{}) bool { distinct++; return true })
 			o.emit(map[string]interface{}{"event": "stats", "packets": atomic.LoadInt64(&packets),
-				"bytes": atomic.LoadInt64(&bytes), "falseDead": atomic.LoadInt64(&falseDead)})
+				"bytes": atomic.LoadInt64(&bytes), "falseDead": atomic.LoadInt64(&falseDead),
+				"falseDeadMembers": distinct})
 		case "kill":
 			var victim int
 			fmt.Sscan(fields[1], &victim)
@@ -541,6 +552,7 @@ func runBench(base *memberlist.Config, n int, joinGap, convergeTimeout time.Dura
 			_ = lists[victim].Shutdown()
 			t0 := time.Now()
 			var firstSuspect, firstDead, allDead interface{}
+			deadAt := map[int]float64{}
 			// Survivors that hold the victim as a live member (all of them, once converged).
 			var survivors []int
 			for _, i := range alive() {
@@ -558,6 +570,9 @@ func runBench(base *memberlist.Config, n int, joinGap, convergeTimeout time.Dura
 					if st >= 2 && firstDead == nil {
 						firstDead = ms(t0)
 					}
+					if _, seen := deadAt[i]; st >= 2 && !seen {
+						deadAt[i] = ms(t0)
+					}
 					if st < 2 {
 						all = false
 					}
@@ -568,8 +583,14 @@ func runBench(base *memberlist.Config, n int, joinGap, convergeTimeout time.Dura
 				}
 				time.Sleep(5 * time.Millisecond)
 			}
+			deadMs := make([]float64, 0, len(deadAt))
+			for _, t := range deadAt {
+				deadMs = append(deadMs, t)
+			}
+			sort.Float64s(deadMs)
 			o.emit(map[string]interface{}{"event": "detected", "victim": name,
-				"firstSuspectMs": firstSuspect, "firstDeadMs": firstDead, "allDeadMs": allDead})
+				"firstSuspectMs": firstSuspect, "firstDeadMs": firstDead, "allDeadMs": allDead,
+				"deadMs": deadMs})
 		case "quit":
 			for _, i := range alive() {
 				_ = lists[i].Shutdown()
