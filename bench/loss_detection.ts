@@ -6,7 +6,8 @@
  * as users get it (probe 1 s, timeout 500 ms, gossip 200 ms, push/pull 30 s).
  *
  *   deno run -A bench/loss_detection.ts [--impls memberlist,shoal-deno,shoal-bun] [--members 20]
- *       [--loss 20] [--kills 5] [--warm 30] [--gap 15] [--tail 20] [--sequential] [--json FILE]
+ *       [--loss 20] [--kills 5] [--warm 30] [--gap 15] [--tail 20] [--runs 1] [--sequential]
+ *       [--json FILE]
  *
  * Needs root, `ip` and `nft` (see /work/shared/reference/fault-injection.md) and the Go peer
  * (tests/interop/build_peer.sh, run when missing). Per implementation:
@@ -18,8 +19,8 @@
  *     deaths) and the share of packets actually dropped.
  *
  * The drivers are the cluster benchmark's (bench/cluster/shoal_driver.ts with `--lan-defaults`,
- * the Go peer's `-nodes N -preset lan`). Prints a table per kill and a summary; `--json` writes
- * the raw results. Everything is bounded (`--max-minutes`, 20); namespaces and processes are
+ * the Go peer's `-nodes N -preset lan`). `--runs R` repeats it all with fresh clusters and pools
+ * the kills. Prints a table per kill and a summary; `--json` writes the raw results. Everything is bounded (`--max-minutes`, 20); namespaces and processes are
  * removed on exit, error and SIGINT/SIGTERM.
  *
  * @module
@@ -40,6 +41,7 @@ const { values } = parseArgs({
     warm: { type: "string", default: "30" },
     gap: { type: "string", default: "15" },
     tail: { type: "string", default: "20" },
+    runs: { type: "string", default: "1" },
     sequential: { type: "boolean", default: false },
     "max-minutes": { type: "string", default: "20" },
     json: { type: "string" },
@@ -86,6 +88,8 @@ interface Kill {
 /** One implementation's run. */
 interface Result {
   readonly impl: Impl;
+  /** 1-based index of the run (`--runs`). */
+  readonly run: number;
   readonly members: number;
   readonly lossPct: number;
   convergedMs: number | null;
@@ -202,9 +206,10 @@ class Driver {
 }
 
 /** Run one implementation in a namespace of its own. */
-async function runOne(impl: Impl): Promise<Result> {
+async function runOne(impl: Impl, run: number): Promise<Result> {
   const r: Result = {
     impl,
+    run,
     members: n,
     lossPct,
     convergedMs: null,
@@ -327,10 +332,14 @@ log(
   } (load ${load.toFixed(2)})`,
 );
 const results: Result[] = [];
-if (values.sequential) {
-  for (const impl of impls) results.push(await runOne(impl));
-} else {
-  results.push(...await Promise.all(impls.map(runOne)));
+const runs = Math.max(1, Number(values.runs));
+for (let run = 1; run <= runs; run++) {
+  if (runs > 1) log(`run ${run} of ${runs}`);
+  if (values.sequential) {
+    for (const impl of impls) results.push(await runOne(impl, run));
+  } else {
+    results.push(...await Promise.all(impls.map((impl) => runOne(impl, run))));
+  }
 }
 
 const when = new Date().toISOString().slice(0, 16).replace("T", " ");
@@ -341,38 +350,59 @@ console.log(
     })\n`,
 );
 console.log(
-  "| implementation | kill | suspect, s | first dead, s | median survivor dead, s | all agree, s |",
+  "| implementation | run | kill | suspect, s | first dead, s | median survivor dead, s | all agree, s |",
 );
-console.log("|---|---:|---:|---:|---:|---:|");
+console.log("|---|---:|---:|---:|---:|---:|---:|");
 for (const r of results) {
   r.kills.forEach((k, i) => {
     console.log(
-      `| ${LABEL[r.impl]} | ${i + 1} | ${fmt(k.firstSuspectMs)} | ${fmt(k.firstDeadMs)} | ${
-        fmt(median(k.deadMs))
-      } | ${fmt(k.allDeadMs)} |`,
+      `| ${LABEL[r.impl]} | ${r.run} | ${i + 1} | ${fmt(k.firstSuspectMs)} | ${
+        fmt(k.firstDeadMs)
+      } | ${fmt(median(k.deadMs))} | ${fmt(k.allDeadMs)} |`,
     );
   });
 }
-const ref = results.find((r) => r.impl === "memberlist");
-const refMedian = ref ? median(ref.kills.map((k) => k.allDeadMs)) : null;
-console.log(
-  "\n| implementation | dropped | kill → all agree, median s (min–max) | vs memberlist | first dead, median s | false deaths (members) over the loss |",
-);
-console.log("|---|---:|---:|---:|---:|---:|");
-for (const r of results) {
-  const all = r.kills.map((k) => k.allDeadMs);
+/** One summary row over `rs` (one run, or every run pooled), against memberlist's `ref`. */
+function summary(label: string, run: string, rs: Result[], ref: Result[]): string {
+  const kills = rs.flatMap((r) => r.kills);
+  const all = kills.map((k) => k.allDeadMs);
   const ok = all.filter((x): x is number => x !== null);
   const m = median(all);
+  const refMedian = median(ref.flatMap((r) => r.kills.map((k) => k.allDeadMs)));
   const missed = all.length - ok.length;
-  console.log(
-    `| ${LABEL[r.impl]} | ${r.measuredLossPct ?? "—"} % of ${r.packets ?? "—"} | ${fmt(m)} (${
-      ok.length ? `${fmt(Math.min(...ok))}–${fmt(Math.max(...ok))}` : "—"
-    }${missed ? `; ${missed} not in 30 s` : ""}) | ${
-      m !== null && refMedian ? `${(m / refMedian).toFixed(2)}×` : "—"
-    } | ${fmt(median(r.kills.map((k) => k.firstDeadMs)))} | ${r.falseDeaths ?? "—"} (${
-      r.falseDeadMembers ?? "—"
-    }) in ${r.lossSeconds ?? "—"} s |${r.error ? ` error: ${r.error}` : ""}`,
-  );
+  const counted = rs.reduce((a, r) => a + (r.packets ?? 0), 0);
+  const dropped = rs.reduce((a, r) => a + (r.packets ?? 0) * (r.measuredLossPct ?? 0) / 100, 0);
+  const sum = (f: (r: Result) => number | null) =>
+    rs.every((r) => f(r) !== null) ? rs.reduce((a, r) => a + f(r)!, 0) : "—";
+  const errors = rs.filter((r) => r.error).map((r) => r.error);
+  return `| ${label} | ${run} | ${
+    counted ? (dropped / counted * 100).toFixed(1) : "—"
+  } % of ${counted} | ${fmt(median(kills.map((k) => k.firstSuspectMs)))} | ${
+    fmt(median(kills.map((k) => k.firstDeadMs)))
+  } | **${fmt(m)}** (${
+    ok.length ? `${fmt(Math.min(...ok))}–${fmt(Math.max(...ok))}` : "—"
+  }; ${ok.length} kills${missed ? `, ${missed} not in 30 s` : ""}) | ${
+    m !== null && refMedian ? `${(m / refMedian).toFixed(2)}×` : "—"
+  } | ${sum((r) => r.falseDeaths)} (${sum((r) => r.falseDeadMembers)}) in ${
+    sum((r) => r.lossSeconds)
+  } s |${errors.length ? ` error: ${errors.join("; ")}` : ""}`;
+}
+console.log(
+  "\n| implementation | run | dropped | suspect, median s | first dead, median s | kill → all agree, median s (min–max) | vs memberlist | false deaths (members) over the loss |",
+);
+console.log("|---|---:|---:|---:|---:|---:|---:|---:|");
+for (let run = 1; run <= runs; run++) {
+  const ref = results.filter((r) => r.impl === "memberlist" && r.run === run);
+  for (const impl of impls) {
+    const rs = results.filter((r) => r.impl === impl && r.run === run);
+    console.log(summary(LABEL[impl], String(run), rs, ref));
+  }
+}
+if (runs > 1) {
+  const ref = results.filter((r) => r.impl === "memberlist");
+  for (const impl of impls) {
+    console.log(summary(LABEL[impl], "all", results.filter((r) => r.impl === impl), ref));
+  }
 }
 if (values.json) {
   writeFileSync(values.json, JSON.stringify({ when, load, results }, null, 2) + "\n");
