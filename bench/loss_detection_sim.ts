@@ -114,10 +114,14 @@ for (let seed = 1; seed <= Number(values.seeds); seed++) {
     } s; false deaths ${r.falseDead}`,
   );
 }
-const row = (name: string, xs: number[]) =>
-  `| ${name} | ${sec(q(xs, 0.5))} | ${sec(q(xs, 0.1))}–${sec(q(xs, 0.9))} | ${
-    sec(Math.max(...xs))
-  } |`;
+// A victim already suspected at the kill gets no new suspicion event: left out of that row.
+const row = (name: string, all: number[]) => {
+  const xs = all.filter(Number.isFinite);
+  const out = all.length - xs.length;
+  return `| ${name}${out ? ` (${out} without)` : ""} | ${sec(q(xs, 0.5))} | ${sec(q(xs, 0.1))}–${
+    sec(q(xs, 0.9))
+  } | ${sec(Math.max(...xs))} |`;
+};
 console.log(
   `\nSimulator: ${n} members, LAN preset, ${values.loss} % loss, ${all.length} kills over ${values.seeds} seeds (${
     ((performance.now() - started) / 1000).toFixed(0)
