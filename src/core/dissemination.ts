@@ -31,7 +31,11 @@ export class Dissemination {
   /** Start the gossip ticker (after a random delay). */
   start(initialDelay: number): void {
     this.#ctx.out.schedule({ kind: "gossip", token: this.#ctx.timers.arm("gossip") }, initialDelay);
+    this.#tickDue = this.#ctx.now() + initialDelay;
   }
+
+  /** When the pending gossip tick is due (its lag tells whether we stalled, §10). */
+  #tickDue = 0;
 
   readonly #queue = new BroadcastQueue();
 
@@ -55,9 +59,11 @@ export class Dissemination {
   }
 
   onGossipTick(token: number): void {
-    this.#ctx.out.schedule({ kind: "gossip", token }, this.#ctx.cfg.gossipInterval);
-    if (this.#queue.size === 0 && this.#userQueue.size === 0) return;
     const now = this.#ctx.now();
+    this.#ctx.awareness.noteTimer(this.#tickDue, now, this.#ctx.cfg.probeTimeout);
+    this.#ctx.out.schedule({ kind: "gossip", token }, this.#ctx.cfg.gossipInterval);
+    this.#tickDue = now + this.#ctx.cfg.gossipInterval;
+    if (this.#queue.size === 0 && this.#userQueue.size === 0) return;
     const deadWindow = this.#ctx.cfg.gossipToTheDeadTime;
     const targets = this.#ctx.table.sample(
       this.#ctx.cfg.gossipNodes,
