@@ -1,7 +1,8 @@
 /**
  * Lifeguard and recovery experiments in the deterministic simulator (virtual time). The tests
- * assert their targets; `scripts/lifeguard_report.ts` runs them over many seeds for
- * `docs/lifeguard.md`.
+ * assert their targets; `bench/lifeguard_report.ts` runs them over many seeds for
+ * `docs/lifeguard.md`. {@linkcode broadcastsUnderChurn} (issue 12) is run by
+ * `bench/broadcasts.ts` for `docs/performance.md`.
  *
  * @module
  */
@@ -359,7 +360,6 @@ export interface BroadcastChurnResult {
   readonly queueDepth: { readonly mean: number; readonly max: number };
 }
 
-const DEBUG = true;
 // memberlist message types leading a gossip datagram: suspect, alive, dead, user.
 const RUMOUR_TYPES = new Set([3, 4, 5, 8]);
 
@@ -423,7 +423,7 @@ function quantiles(xs: number[]): Quantiles {
 /**
  * Issue 12's broadcast fairness (memberlist's issue 299): `n` members from a converged start,
  * LAN timing, streams on. Membership churn (metadata updates and crash-restarts, `churn`;
- * `false` for none) runs from 5 s; from 20 s, for `duration` ms, `originators` members take
+ * `false` for none) runs from 5 s; from 15 s, for `duration` ms, `originators` members take
  * turns issuing user broadcasts of `payloadBytes`, `broadcastsPerSecond` in all. Every member
  * relays a broadcast the first time it delivers it, as serf relays user events (shoal, as
  * memberlist, transmits a broadcast only from the member that queued it). After `drain` ms
@@ -443,13 +443,12 @@ export function broadcastsUnderChurn(options: {
   config?: ConfigOverrides;
 }): BroadcastChurnResult {
   const { seed, n = 1000, broadcastsPerSecond = 2, payloadBytes = 64 } = options;
-  const { originators = 4, duration = 60_000, drain = 20_000 } = options;
+  const { originators = 4, duration = 30_000, drain = 20_000 } = options;
   const churn = options.churn === false ? undefined : options.churn ?? {};
   const config = resolveConfig("lan", options.config);
   const meter = new FillMeter();
   /** Per member life: broadcast id → when it delivered it. */
   const delivered = new Map<SimNode, Map<number, number>>();
-  let sim: Simulator;
   const onUserMessage = (node: SimNode, payload: Uint8Array) => {
     node.userMessages.length = 0; // a member receives each broadcast ~16 times: keep none
     let seen = delivered.get(node);
@@ -459,7 +458,7 @@ export function broadcastsUnderChurn(options: {
     seen.set(id, sim.clock.now());
     sim.broadcast(node.name, payload);
   };
-  sim = new Simulator({
+  const sim: Simulator = new Simulator({
     seed,
     config,
     codec: meter.wrap(options.codec),
@@ -475,9 +474,12 @@ export function broadcastsUnderChurn(options: {
       if (!avoid.has(name) && sim.node(name).running) return name;
     }
   };
-  const churnAt = 5_000, sendAt = 20_000;
+  const churnAt = 5_000, sendAt = 15_000;
   const sendEnd = sendAt + duration, end = sendEnd + drain;
-  const senders = Array.from({ length: originators }, (_, i) => `n${1 + Math.floor(i * n / originators)}`);
+  const senders = Array.from(
+    { length: originators },
+    (_, i) => `n${1 + Math.floor(i * n / originators)}`,
+  );
   const steady = new Set(["n0", ...senders]); // the seed and the originators never restart
 
   // Membership updates: member → [incarnation, when] to hear of; tracked through events.
@@ -489,13 +491,17 @@ export function broadcastsUnderChurn(options: {
     readonly heard: Map<string, number>;
   }
   const updates: Update[] = [];
-  const restartLog: [string, number][] = [];
+  const updatesOf = new Map<string, Update[]>();
   const track = (member: string) => {
     const now = sim.clock.now();
     if (now < sendAt || now >= sendEnd) return;
     const incarnation = sim.node(member).swim.member(member)!.incarnation;
     const targets = sim.running().filter((x) => x.name !== member);
-    updates.push({ member, incarnation, at: now, targets, heard: new Map() });
+    const u = { member, incarnation, at: now, targets, heard: new Map() };
+    updates.push(u);
+    let list = updatesOf.get(member);
+    if (!list) updatesOf.set(member, list = []);
+    list.push(u);
   };
   let boot = 0;
   const metaOf = (bytes: number) => {
@@ -522,7 +528,6 @@ export function broadcastsUnderChurn(options: {
         sim.kill(name);
         sim.clock.schedule(downtime, () => {
           down.delete(name);
-          restartLog.push([name, sim.clock.now()]);
           sim.restart(name, { meta: metaOf(metaBytes) });
           track(name);
         });
@@ -538,13 +543,17 @@ export function broadcastsUnderChurn(options: {
   }
   const sent: Sent[] = [];
   const every = 1000 / broadcastsPerSecond;
-  for (let t = sendAt; t < sendEnd; t += every) {
+  for (let t = sendAt; every < Infinity && t < sendEnd; t += every) {
     sim.clock.schedule(t - sim.clock.now(), () => {
       const id = sent.length;
       const from = senders[id % senders.length];
       const payload = new Uint8Array(payloadBytes);
       new DataView(payload.buffer).setUint32(0, id);
-      sent.push({ at: sim.clock.now(), from, targets: sim.running().filter((x) => x.name !== from) });
+      sent.push({
+        at: sim.clock.now(),
+        from,
+        targets: sim.running().filter((x) => x.name !== from),
+      });
       sim.broadcast(from, payload);
     });
   }
@@ -552,18 +561,12 @@ export function broadcastsUnderChurn(options: {
   // Every second: read the new events (then drop them), sample the queues.
   let depthSum = 0, depthSamples = 0, depthMax = 0;
   const readEvents = () => {
-    const pending = new Map<string, Update[]>();
-    for (const u of updates) {
-      if (u.heard.size < u.targets.length) {
-        let list = pending.get(u.member);
-        if (!list) pending.set(u.member, list = []);
-        list.push(u);
-      }
-    }
     for (const e of sim.events) {
       if (e.type === "suspect" || e.type === "dead" || e.type === "leave") continue;
-      for (const u of pending.get(e.member) ?? []) {
-        if (e.incarnation >= u.incarnation && !u.heard.has(e.observer)) u.heard.set(e.observer, e.at);
+      for (const u of updatesOf.get(e.member) ?? []) {
+        if (e.incarnation >= u.incarnation && !u.heard.has(e.observer)) {
+          u.heard.set(e.observer, e.at);
+        }
       }
     }
     sim.events.length = 0;
@@ -598,19 +601,15 @@ export function broadcastsUnderChurn(options: {
   });
   const updateAll = updates.map((u) => {
     let lastAt = -Infinity;
-    for (const x of u.targets) if (alive(x)) lastAt = Math.max(lastAt, u.heard.get(x.name) ?? Infinity);
-    if (DEBUG && !Number.isFinite(lastAt)) {
-      const miss = u.targets.filter((x) => alive(x) && !u.heard.has(x.name));
-      const m = miss[0].swim.member(u.member);
-      console.log("restarted?", restartLog.filter((r) => r[0] === miss[0].name), "stats", JSON.stringify(miss[0].swim.stats.eventsHeld), miss[0].swim.stats.merges);
-      console.log("unheard", u.member, u.incarnation, u.at, miss.length, "of", u.targets.length, miss[0].name, m?.state, m?.incarnation, "self", sim.node(u.member).swim.member(u.member)?.incarnation, sim.node(u.member).running);
+    for (const x of u.targets) {
+      if (alive(x)) lastAt = Math.max(lastAt, u.heard.get(x.name) ?? Infinity);
     }
     return lastAt - u.at;
   });
   const seconds = duration / 1000;
   return {
     broadcasts: sent.length,
-    reachedAll: all.filter(Number.isFinite).length / sent.length,
+    reachedAll: all.filter(Number.isFinite).length / Math.max(1, sent.length),
     firstMs: quantiles(first),
     allMs: quantiles(all),
     updates: updates.length,
