@@ -329,6 +329,30 @@ export interface ChurnOptions {
   readonly downtime?: number;
 }
 
+/** Options of {@linkcode broadcastsUnderChurn}. */
+export interface BroadcastChurnOptions {
+  /** Wire format. */
+  readonly codec: Codec;
+  /** Seed of the run. */
+  readonly seed: number;
+  /** Members (default 1,000). */
+  readonly n?: number;
+  /** Membership churn, or `false` for none (default: {@linkcode ChurnOptions}' defaults). */
+  readonly churn?: ChurnOptions | false;
+  /** User broadcasts per second, cluster-wide (default 2). */
+  readonly broadcastsPerSecond?: number;
+  /** Size of each user broadcast, bytes, at least 4 (default 64). */
+  readonly payloadBytes?: number;
+  /** Members that take turns issuing them (default 4; they never restart). */
+  readonly originators?: number;
+  /** How long broadcasts are issued, ms (default 30,000). */
+  readonly duration?: number;
+  /** How long the run goes on after the last broadcast, churn stopped, ms (default 20,000). */
+  readonly drain?: number;
+  /** Overrides of the LAN settings. */
+  readonly config?: ConfigOverrides;
+}
+
 /** Result of {@linkcode broadcastsUnderChurn}. */
 export interface BroadcastChurnResult {
   /** User broadcasts issued. */
@@ -430,18 +454,7 @@ function quantiles(xs: number[]): Quantiles {
  * more (churn stopped) the delays are read: user broadcasts, membership updates, and how full
  * the gossip datagrams were. Deterministic for `seed`.
  */
-export function broadcastsUnderChurn(options: {
-  codec: Codec;
-  seed: number;
-  n?: number;
-  churn?: ChurnOptions | false;
-  broadcastsPerSecond?: number;
-  payloadBytes?: number;
-  originators?: number;
-  duration?: number;
-  drain?: number;
-  config?: ConfigOverrides;
-}): BroadcastChurnResult {
+export function broadcastsUnderChurn(options: BroadcastChurnOptions): BroadcastChurnResult {
   const { seed, n = 1000, broadcastsPerSecond = 2, payloadBytes = 64 } = options;
   const { originators = 4, duration = 30_000, drain = 20_000 } = options;
   const churn = options.churn === false ? undefined : options.churn ?? {};
