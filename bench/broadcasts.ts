@@ -10,7 +10,11 @@
  * update, and how full the gossip datagrams were. Virtual time: deterministic for a seed.
  *
  *   deno run -A bench/broadcasts.ts [--sizes 1000,2000] [--seeds 1] [--meta 8] [--restarts 12]
- *                                   [--rate 2] [--payload 64] [--duration 30000]
+ *                                   [--rate 2] [--payload 64] [--duration 30000] [--no-baseline]
+ *
+ * `--rate 0` runs the churn alone. One seed at both sizes takes about 5 minutes on a 2-core
+ * machine (2,000 members with churn: 2.5 minutes). Figures and reading: docs/performance.md §4,
+ * "Broadcasts under churn".
  *
  * @module
  */
@@ -65,15 +69,15 @@ console.log(
 console.log("|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
 const row = (n: number, seed: number, label: string, r: BroadcastChurnResult, wall: number) =>
   console.log(
-    `| ${n.toLocaleString("en")} | ${seed} | ${label} | ${pct(r.reachedAll)} of ${r.broadcasts} | ${
-      q(r.firstMs)
-    } | ${q(r.allMs)} | ${r.updates ? `${pct(r.updatesReachedAll)} of ${r.updates}` : "—"} | ${
-      r.updates ? q(r.updateAllMs) : "—"
-    } | ${r.packets.perMemberPerSecond.toFixed(1)} | ${pct(r.packets.meanFill)} | ${
-      pct(r.packets.fullShare)
-    } | ${pct(r.packets.userShare)} | ${r.queueDepth.mean.toFixed(0)} / ${r.queueDepth.max} | ${
-      wall.toFixed(0)
-    } |`,
+    `| ${n.toLocaleString("en")} | ${seed} | ${label} | ${
+      r.broadcasts ? `${pct(r.reachedAll)} of ${r.broadcasts}` : "—"
+    } | ${r.broadcasts ? q(r.firstMs) : "—"} | ${r.broadcasts ? q(r.allMs) : "—"} | ${
+      r.updates ? `${pct(r.updatesReachedAll)} of ${r.updates}` : "—"
+    } | ${r.updates ? q(r.updateAllMs) : "—"} | ${r.packets.perMemberPerSecond.toFixed(1)} | ${
+      pct(r.packets.meanFill)
+    } | ${pct(r.packets.fullShare)} | ${pct(r.packets.userShare)} | ${
+      r.queueDepth.mean.toFixed(0)
+    } / ${r.queueDepth.max} | ${wall.toFixed(0)} |`,
   );
 
 const started = performance.now();
