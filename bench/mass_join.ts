@@ -13,6 +13,7 @@
  */
 import { parseArgs } from "node:util";
 import process from "node:process";
+import { mergeRows } from "./_results.ts";
 import { createMemberlistCodec, resolveConfig } from "../mod.ts";
 import { Simulator } from "../src/sim/mod.ts";
 import { TIMING } from "./cluster/timing.ts";
@@ -27,6 +28,8 @@ const { values } = parseArgs({
     limit: { type: "string", default: "60000" },
     timing: { type: "string", default: "bench" },
     streams: { type: "boolean", default: false },
+    // Merge the rows into this JSON file (bench/scale_plots.ts reads bench/results/mass_join.json).
+    json: { type: "string" },
   },
 });
 if (values.timing !== "bench" && values.timing !== "lan") {
@@ -110,6 +113,19 @@ for (const n of values.sizes.split(",").map(Number)) {
   const conv = converged.length === runs.length
     ? String(median(converged))
     : `${runs.length - converged.length} of ${runs.length} never`;
+  if (values.json) {
+    mergeRows(values.json, ["n", "timing", "spacing", "streams"], [{
+      n,
+      timing: values.timing,
+      spacing,
+      streams: values.streams,
+      seeds,
+      convergedMs: converged.length === runs.length ? median(converged) : null,
+      missingPairs: runs.map((r) => r.missingPairs),
+      datagramsPerMember: median(runs.map((r) => r.packets)),
+      measured: new Date().toISOString(),
+    }]);
+  }
   console.log(
     `| ${n} | ${conv} | ${runs.map((r) => r.missingPairs).join(", ")} | ${
       median(runs.map((r) => r.packets)).toFixed(0)

@@ -21,6 +21,7 @@
  */
 import { parseArgs } from "node:util";
 import process from "node:process";
+import { mergeRows } from "./_results.ts";
 import { createMemberlistCodec, resolveConfig, type ViewOptions } from "../mod.ts";
 import { Simulator } from "../src/sim/mod.ts";
 
@@ -192,6 +193,8 @@ if (import.meta.main) {
       settings: { type: "string", default: "2000/10000,5000/15000" },
       spacing: { type: "string", default: "20" },
       seed: { type: "string", default: "1" },
+      // Merge the rows into this JSON file (bench/scale_plots.ts reads bench/results/views.json).
+      json: { type: "string" },
     },
   });
   const settings = values.settings.split(",").map((s) => {
@@ -228,5 +231,22 @@ if (import.meta.main) {
     console.log(
       `|  | settled ${run.settledAfterLastStartMs} ms after the last start |  |  |  |  |  |  |`,
     );
+    if (values.json) {
+      mergeRows(
+        values.json,
+        ["n", "settle", "maxDelay", "seed", "spacing"],
+        run.figures.map((f) => ({
+          n,
+          settle: f.options.settle,
+          maxDelay: f.options.maxDelay,
+          seed: Number(values.seed),
+          spacing,
+          rawPerMember: f.rawPerMember,
+          viewsPerMember: f.viewsPerMember,
+          crashMaxDelayMs: Math.max(f.crash.maxDelayMs, f.crashDuring.maxDelayMs),
+          measured: new Date().toISOString(),
+        })),
+      );
+    }
   }
 }

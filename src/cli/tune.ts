@@ -2,6 +2,7 @@
  * `--tune KEY=VALUE`: protocol settings from the command line. Keys are `SwimConfig` field
  * names (`probeInterval`), or `group.field` for nested groups (`lifeguard.awareness`); the
  * value is parsed by the type of the preset's default (number, boolean or string).
+ * `flapDamping=off` turns flap damping off.
  *
  * @module
  */
@@ -17,6 +18,7 @@ export function tunableKeys(): string[] {
       for (const sub of Object.keys(value)) keys.push(`${key}.${sub}`);
     } else keys.push(key);
   }
+  keys.push("flapDamping");
   return keys;
 }
 
@@ -44,8 +46,9 @@ function parseValue(key: string, text: string, like: unknown): unknown {
  * @example
  * ```ts
  * import { parseTune } from "./tune.ts";
- * parseTune(["probeInterval=200", "lifeguard.awareness=false"]);
- * // { probeInterval: 200, lifeguard: { awareness: false } }
+ * parseTune(["probeInterval=200", "lifeguard.awareness=false", "flapDamping.suppress=2"]);
+ * // { probeInterval: 200, lifeguard: { awareness: false }, flapDamping: { suppress: 2 } }
+ * parseTune(["flapDamping=off"]); // { flapDamping: null }
  * ```
  */
 export function parseTune(args: readonly string[]): ConfigOverrides {
@@ -59,6 +62,11 @@ export function parseTune(args: readonly string[]): ConfigOverrides {
       throw new UsageError(`--tune expects KEY=VALUE with KEY one of: ${known.join(", ")}`);
     }
     const text = arg.slice(eq + 1);
+    if (key === "flapDamping") {
+      if (text !== "off") throw new UsageError(`--tune flapDamping: only "off" is accepted`);
+      out.flapDamping = null;
+      continue;
+    }
     const [group, field] = key.split(".");
     if (field === undefined) out[key] = parseValue(key, text, defaults[key]);
     else {

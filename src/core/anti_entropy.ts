@@ -11,6 +11,7 @@ import {
   addressOf,
   aliveRumour,
   type Context,
+  encodedAlive,
   leftRumour,
   liveAt,
   nextSeq,
@@ -72,13 +73,15 @@ export class AntiEntropy {
     this.#rumours = rumours;
   }
 
-  /** Start the sync and re-announce timers (after random delays). */
+  /** Start the sync and re-announce timers (after random delays, §12). */
   start(): void {
     const cfg = this.#ctx.cfg;
     if (cfg.pushPullInterval > 0) {
       this.#ctx.out.schedule(
         { kind: "sync", token: this.#ctx.timers.arm("sync") },
-        randomInt(this.#ctx.rng, cfg.pushPullInterval),
+        // Spread like the syncs that follow: a member that starts knowing n members (a warm
+        // start) must not sync n times faster in its first interval than afterwards.
+        randomInt(this.#ctx.rng, syncInterval(cfg.pushPullInterval, this.#ctx.table.size)),
       );
     }
     if (cfg.reannounceInterval > 0) {
@@ -427,7 +430,9 @@ export class AntiEntropy {
     let packer = packerFor(this.#ctx, member);
     let packets = 0;
     for (const m of records) {
-      const bytes = this.#ctx.codec.encode(m.state === "left" ? leftRumour(m) : aliveRumour(m));
+      const bytes = m.state === "left"
+        ? this.#ctx.codec.encode(leftRumour(m))
+        : encodedAlive(this.#ctx, m);
       if (packer.add(bytes)) continue;
       this.#ctx.out.send(to, packer.finish());
       if (++packets >= MAX_FEED_PACKETS) return true;
@@ -503,8 +508,9 @@ export class AntiEntropy {
 
   /**
    * Partition healing: announce ourselves to every seed we do not currently see as a live
-   * member, to one member we hold as dead, and to one live member. Whoever is really there
-   * answers with its table, and stale views on either side are corrected (see `#correct`).
+   * member, to one member we hold as dead, and, without periodic sync, to one live member.
+   * Whoever is really there answers with its table, and stale views on either side are
+   * corrected (see `#correct`).
    */
   onReannounce(token: number): void {
     this.#ctx.out.schedule(
@@ -516,10 +522,11 @@ export class AntiEntropy {
       if (!liveAt(this.#ctx, seed)) this.sendAnnounce(seed);
     }
     this.#resolve(RESOLVE_REANNOUNCE); // named seeds: once their fresh addresses are known
-    const [down] = this.#ctx.table.sample(1, (m) => m.state === "dead");
+    const [down] = this.#ctx.table.sampleNotAlive(1, (m) => m.state === "dead");
     if (down) this.sendAnnounce(addressOf(down), down);
-    // And pull one live member's table: epidemic gossip can miss a pair of members for good
-    // (nobody re-sends a rumour once it is spent); this closes such gaps even without sync.
+    // Without sync, pull one live member's table: epidemic gossip can miss a pair of members
+    // for good (nobody re-sends a spent rumour). With sync, its scaled schedule does that (§12).
+    if (this.#ctx.cfg.pushPullInterval > 0) return;
     const [peer] = this.#ctx.table.sample(1, (m) => m.state === "alive" && m !== this.#ctx.self);
     if (peer) this.sendAnnounce(addressOf(peer), peer);
   }

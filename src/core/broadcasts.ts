@@ -104,9 +104,16 @@ export class BroadcastQueue {
   /** transmits → tier. */
   readonly #tiers = new Map<number, Tier>();
 
+  #bytes = 0;
+
   /** Number of queued rumours. */
   get size(): number {
     return this.#byKey.size;
+  }
+
+  /** Encoded bytes of the queued rumours. */
+  get bytes(): number {
+    return this.#bytes;
   }
 
   /**
@@ -118,6 +125,7 @@ export class BroadcastQueue {
     if (old) this.#drop(old);
     const item: Item = { key, bytes, transmits: 0, live: true, settle };
     this.#byKey.set(key, item);
+    this.#bytes += bytes.length;
     this.#tier(0).push(item);
   }
 
@@ -151,6 +159,7 @@ export class BroadcastQueue {
       if (item.transmits >= transmitLimit) {
         item.live = false;
         this.#byKey.delete(item.key);
+        this.#bytes -= item.bytes.length;
         item.settle?.();
       } else {
         this.#tier(item.transmits).push(item);
@@ -167,6 +176,7 @@ export class BroadcastQueue {
   #drop(item: Item): void {
     item.live = false;
     this.#byKey.delete(item.key);
+    this.#bytes -= item.bytes.length;
     const tier = this.#tiers.get(item.transmits);
     if (tier) {
       tier.forget();

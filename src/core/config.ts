@@ -129,9 +129,8 @@ export interface FlapDampingConfig {
  * ```ts
  * import { FLAP_DAMPING, resolveConfig } from "@shoal/swim";
  * // Hold sooner and for longer than the default; `flapDamping: null` tells every event.
- * const cfg = resolveConfig("lan", {
- *   flapDamping: { ...FLAP_DAMPING, suppress: 2, halfLife: 180_000 },
- * });
+ * const cfg = resolveConfig("lan", { flapDamping: { suppress: 2, halfLife: 180_000 } });
+ * console.assert(cfg.flapDamping?.ceiling === FLAP_DAMPING.ceiling);
  * ```
  */
 export const FLAP_DAMPING: FlapDampingConfig = Object.freeze({
@@ -237,9 +236,13 @@ export const localConfig: SwimConfig = Object.freeze({
   reannounceInterval: 15_000,
 });
 
-/** Overrides of a preset: any setting, and any part of `lifeguard`. */
-export type ConfigOverrides = Partial<Omit<SwimConfig, "lifeguard">> & {
+/**
+ * Overrides of a preset: any setting, any part of `lifeguard`, and any part of `flapDamping`
+ * (the rest from {@linkcode FLAP_DAMPING}), or `flapDamping: null` to tell every event.
+ */
+export type ConfigOverrides = Partial<Omit<SwimConfig, "lifeguard" | "flapDamping">> & {
   readonly lifeguard?: Partial<LifeguardConfig>;
+  readonly flapDamping?: Partial<FlapDampingConfig> | null;
 };
 
 /** The preset names accepted by {@linkcode resolveConfig}. */
@@ -270,7 +273,13 @@ export function resolveConfig(
   const base = preset === "wan" ? wanConfig : preset === "local" ? localConfig : lanConfig;
   if (!base) throw new ConfigError(`unknown preset: ${preset}`);
   const lifeguard = { ...base.lifeguard, ...overrides.lifeguard };
-  const cfg: SwimConfig = { ...base, ...overrides, lifeguard };
+  const fdOver = overrides.flapDamping;
+  const flapDamping = fdOver === null
+    ? null
+    : fdOver === undefined
+    ? base.flapDamping
+    : { ...(base.flapDamping ?? FLAP_DAMPING), ...fdOver };
+  const cfg: SwimConfig = { ...base, ...overrides, lifeguard, flapDamping };
   if (!["reject", "replace-dead", "replace"].includes(cfg.conflictPolicy)) {
     throw new ConfigError(`conflictPolicy must be reject, replace-dead or replace`);
   }

@@ -238,6 +238,25 @@ export function aliveRumour(m: MemberRecord): Alive {
   };
 }
 
+/** Encoded alive rumours of member records, per codec (records are immutable). */
+const encodedAlives = new WeakMap<Codec, WeakMap<MemberRecord, Uint8Array>>();
+
+/**
+ * `aliveRumour(m)` encoded with `ctx.codec`, cached on the record: a table feed encodes the
+ * same records again and again, and members that share records share the cache.
+ */
+export function encodedAlive(ctx: Context, m: MemberRecord): Uint8Array {
+  let byRecord = encodedAlives.get(ctx.codec);
+  if (!byRecord) encodedAlives.set(ctx.codec, byRecord = new WeakMap());
+  let bytes = byRecord.get(m);
+  if (!bytes) {
+    // A copy of its own: encoded messages are views into shared slabs (wire/alloc.ts).
+    bytes = ctx.codec.encode(aliveRumour(m)).slice();
+    byRecord.set(m, bytes);
+  }
+  return bytes;
+}
+
 /** The dead rumour that announces `m` left (From = its own name). */
 export function leftRumour(m: MemberRecord): Dead {
   return { type: "dead", incarnation: m.incarnation, node: m.name, from: m.name };

@@ -31,7 +31,11 @@ export class Dissemination {
   /** Start the gossip ticker (after a random delay). */
   start(initialDelay: number): void {
     this.#ctx.out.schedule({ kind: "gossip", token: this.#ctx.timers.arm("gossip") }, initialDelay);
+    this.#tickDue = this.#ctx.now() + initialDelay;
   }
+
+  /** When the pending gossip tick is due (its lag tells whether we stalled, §10). */
+  #tickDue = 0;
 
   readonly #queue = new BroadcastQueue();
 
@@ -55,9 +59,11 @@ export class Dissemination {
   }
 
   onGossipTick(token: number): void {
-    this.#ctx.out.schedule({ kind: "gossip", token }, this.#ctx.cfg.gossipInterval);
-    if (this.#queue.size === 0 && this.#userQueue.size === 0) return;
     const now = this.#ctx.now();
+    this.#ctx.awareness.noteTimer(this.#tickDue, now, this.#ctx.cfg.probeTimeout);
+    this.#ctx.out.schedule({ kind: "gossip", token }, this.#ctx.cfg.gossipInterval);
+    this.#tickDue = now + this.#ctx.cfg.gossipInterval;
+    if (this.#queue.size === 0 && this.#userQueue.size === 0) return;
     const deadWindow = this.#ctx.cfg.gossipToTheDeadTime;
     const targets = this.#ctx.table.sample(
       this.#ctx.cfg.gossipNodes,
@@ -75,12 +81,15 @@ export class Dissemination {
   }
 
   /**
-   * Fill the rest of a datagram: membership rumours first, but a quarter of the room is held
-   * for application broadcasts when any are queued, and they also get whatever is left.
+   * Fill the rest of a datagram (protocol.md §11.2): membership rumours first, but room for the
+   * queued application broadcasts is held, up to a quarter, and they also get whatever is left.
    */
   #fill(packer: Packer): void {
     const limit = this.#retransmitLimit();
-    const reserved = this.#userQueue.size > 0 ? Math.floor(packer.free / 4) : 0;
+    const user = this.#userQueue;
+    // What the broadcasts need: their bytes plus the packer's cost per part (free − room).
+    const need = user.size > 0 ? user.bytes + user.size * (packer.free - packer.room()) : 0;
+    const reserved = Math.min(Math.floor(packer.free / 4), need);
     this.#queue.take(packer, reserved, limit);
     if (this.#userQueue.size > 0) this.#userQueue.take(packer, 0, limit);
   }

@@ -67,7 +67,11 @@ export class FailureDetector {
   /** Start probing (after a random delay). */
   start(initialDelay: number): void {
     this.#ctx.out.schedule({ kind: "probe", token: this.#ctx.timers.arm("probe") }, initialDelay);
+    this.#tickDue = this.#ctx.now() + initialDelay;
   }
+
+  /** When the pending probe tick is due (its lag tells whether we stalled, §10). */
+  #tickDue = 0;
 
   readonly #relays = new Map<number, Relay>();
 
@@ -80,13 +84,14 @@ export class FailureDetector {
   }
 
   onProbeTick(token: number): void {
+    const now = this.#ctx.now();
+    this.#ctx.awareness.noteTimer(this.#tickDue, now, this.#ctx.cfg.probeTimeout);
     this.#concludeProbe();
     if (this.#ctx.leaving) return;
     // The next tick's delay is the current probe period: stretched when our health is poor.
-    this.#ctx.out.schedule(
-      { kind: "probe", token },
-      scaled(this.#ctx, this.#ctx.cfg.probeInterval),
-    );
+    const period = scaled(this.#ctx, this.#ctx.cfg.probeInterval);
+    this.#ctx.out.schedule({ kind: "probe", token }, period);
+    this.#tickDue = now + period;
     const target = this.#ctx.table.nextProbeTarget((m) => this.#reapable(m));
     if (!target) return;
     const seqNo = nextSeq(this.#ctx);
@@ -172,6 +177,12 @@ export class FailureDetector {
     if (probe.fallbackAcked) {
       // Reachable over a stream but not over datagrams: no suspicion (memberlist warns here).
       this.#ctx.stats.fallbackAcks++;
+      return;
+    }
+    if (this.#ctx.cfg.lifeguard.awareness && this.#ctx.awareness.stalledAfter(probe.startedAt)) {
+      // We stalled during the probe (§10): the silence may be our own, so nobody is accused.
+      this.#ctx.stats.probesInconclusive++;
+      this.#ctx.awareness.apply(1);
       return;
     }
     this.#ctx.stats.probesFailed++;

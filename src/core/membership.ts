@@ -338,6 +338,24 @@ export class MemberTable {
     return out;
   }
 
+  /**
+   * Up to `k` members that are not alive (suspect, dead, left, unreachable) and satisfy
+   * `accept`, from a random offset: O(members not alive), whatever the table's size.
+   */
+  sampleNotAlive(k: number, accept: (m: MemberRecord) => boolean): MemberRecord[] {
+    const out: MemberRecord[] = [];
+    if (k <= 0 || this.#changedAt.size === 0) return out;
+    const ids = [...this.#changedAt.keys()];
+    const start = randomInt(this.#rng, ids.length);
+    for (let i = 0; i < ids.length && out.length < k; i++) {
+      const id = ids[(start + i) % ids.length];
+      if (id === this.#selfId || !this.#has(id)) continue;
+      const m = this.#record(id);
+      if (accept(m)) out.push(m);
+    }
+    return out;
+  }
+
   #has(id: number): boolean {
     if (id === this.#selfId) return this.#selfRecord !== undefined;
     if (id < this.#baseEnd && (this.#inBase[id >>> 5] & (1 << (id & 31))) !== 0) return true;

@@ -46,6 +46,8 @@ export interface CoreStats {
   reassertions: number;
   /** Probes that failed over datagrams but were answered over a stream. */
   fallbackAcks: number;
+  /** Unanswered probes during which we stalled ourselves: nobody accused (protocol.md §10). */
+  probesInconclusive: number;
   /** Full-state merges applied. */
   merges: number;
   /** Full-state merges refused for incompatible protocol versions. */
@@ -119,6 +121,7 @@ export function newCoreStats(): CoreStats {
     conflicts: 0,
     corrections: 0,
     fallbackAcks: 0,
+    probesInconclusive: 0,
     merges: 0,
     mergesRejected: 0,
     staleAnswered: 0,

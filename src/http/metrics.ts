@@ -129,6 +129,11 @@ export function renderMetrics(view: ClusterView, http?: HttpStats): string {
     core.feedsDropped,
   );
   c(
+    "shoal_probes_inconclusive_total",
+    "Unanswered probes during which this member stalled itself (a late timer): nobody accused.",
+    core.probesInconclusive,
+  );
+  c(
     "shoal_events_held_total",
     "Suspect/alive events about flapping members held back by flap damping.",
     core.eventsHeld,

@@ -1,7 +1,8 @@
 /**
  * Lifeguard and recovery experiments in the deterministic simulator (virtual time). The tests
- * assert their targets; `scripts/lifeguard_report.ts` runs them over many seeds for
- * `docs/lifeguard.md`.
+ * assert their targets; `bench/lifeguard_report.ts` runs them over many seeds for
+ * `docs/lifeguard.md`. {@linkcode broadcastsUnderChurn} (issue 12) is run by
+ * `bench/broadcasts.ts` for `docs/performance.md`.
  *
  * @module
  */
@@ -13,7 +14,8 @@ import {
   resolveConfig,
 } from "../core/config.ts";
 import type { Codec } from "../core/codec.ts";
-import { Simulator } from "./simulator.ts";
+import { seededRng } from "../core/rng.ts";
+import { type SimNode, Simulator } from "./simulator.ts";
 
 /** Result of {@linkcode slowMembers}. */
 export interface SlowMembersResult {
@@ -302,5 +304,336 @@ export function badLink(options: {
     falseDead,
     toldBackMs,
     detectionMs,
+  };
+}
+
+/** Nearest-rank percentiles of some delays, ms (Infinity for what never arrived). */
+export interface Quantiles {
+  /** Median. */
+  readonly p50: number;
+  /** 95th percentile. */
+  readonly p95: number;
+  /** Largest. */
+  readonly max: number;
+}
+
+/** Membership churn of {@linkcode broadcastsUnderChurn}, cluster-wide. */
+export interface ChurnOptions {
+  /** Metadata updates per second, each by a random member (default 8). */
+  readonly metaPerSecond?: number;
+  /** Size of the metadata, bytes (default 128). */
+  readonly metaBytes?: number;
+  /** Crash-restarts per minute, each of a random member, with new metadata (default 12). */
+  readonly restartsPerMinute?: number;
+  /** How long a crashed member stays down before it restarts, ms (default 10,000). */
+  readonly downtime?: number;
+}
+
+/** Options of {@linkcode broadcastsUnderChurn}. */
+export interface BroadcastChurnOptions {
+  /** Wire format. */
+  readonly codec: Codec;
+  /** Seed of the run. */
+  readonly seed: number;
+  /** Members (default 1,000). */
+  readonly n?: number;
+  /** Membership churn, or `false` for none (default: {@linkcode ChurnOptions}' defaults). */
+  readonly churn?: ChurnOptions | false;
+  /** User broadcasts per second, cluster-wide (default 2). */
+  readonly broadcastsPerSecond?: number;
+  /** Size of each user broadcast, bytes, at least 4 (default 64). */
+  readonly payloadBytes?: number;
+  /** Members that take turns issuing them (default 4; they never restart). */
+  readonly originators?: number;
+  /** How long broadcasts are issued, ms (default 30,000). */
+  readonly duration?: number;
+  /** How long the run goes on after the last broadcast, churn stopped, ms (default 20,000). */
+  readonly drain?: number;
+  /** Overrides of the LAN settings. */
+  readonly config?: ConfigOverrides;
+}
+
+/** Result of {@linkcode broadcastsUnderChurn}. */
+export interface BroadcastChurnResult {
+  /** User broadcasts issued. */
+  readonly broadcasts: number;
+  /** Share of them that every member running from its issue to the end delivered. */
+  readonly reachedAll: number;
+  /** From issue to the first delivery by another member. */
+  readonly firstMs: Quantiles;
+  /** From issue until every member running from its issue to the end had delivered it. */
+  readonly allMs: Quantiles;
+  /** Membership updates during the broadcasts: metadata updates and restarts. */
+  readonly updates: number;
+  /** Share of them that every member running from the update to the end had heard of. */
+  readonly updatesReachedAll: number;
+  /** From an update until every member running from then to the end had heard of it. */
+  readonly updateAllMs: Quantiles;
+  /** Gossip datagrams (those led by a rumour) sent while the broadcasts ran. */
+  readonly packets: {
+    /** Per member per second. */
+    readonly perMemberPerSecond: number;
+    /** Mean share of the datagram budget used. */
+    readonly meanFill: number;
+    /** Share of them at least 90 % full. */
+    readonly fullShare: number;
+    /** Share of their bytes that were user broadcasts. */
+    readonly userShare: number;
+  };
+  /** Membership rumours queued per running member, sampled each second (mean, most). */
+  readonly queueDepth: { readonly mean: number; readonly max: number };
+}
+
+// memberlist message types leading a gossip datagram: suspect, alive, dead, user.
+const RUMOUR_TYPES = new Set([3, 4, 5, 8]);
+
+/** Counts how full the gossip datagrams are, by wrapping a codec's packer. */
+class FillMeter {
+  on = false;
+  packets = 0;
+  fill = 0;
+  full = 0;
+  bytes = 0;
+  userBytes = 0;
+
+  wrap(codec: Codec): Codec {
+    return {
+      encode: (m) => codec.encode(m),
+      decodePacket: (b) => codec.decodePacket(b),
+      packer: (budget, options) => {
+        const p = codec.packer(budget, options);
+        let first = -1, user = 0, used = 0;
+        return {
+          get count() {
+            return p.count;
+          },
+          get free() {
+            return p.free;
+          },
+          room: (reserve) => p.room(reserve),
+          add: (part) => {
+            const ok = p.add(part);
+            if (ok) {
+              if (first < 0) first = part[0];
+              if (part[0] === 8) user += part.length;
+              used += part.length;
+            }
+            return ok;
+          },
+          finish: () => {
+            if (this.on && RUMOUR_TYPES.has(first)) {
+              const fill = 1 - p.free / budget;
+              this.packets++;
+              this.fill += fill;
+              if (fill >= 0.9) this.full++;
+              this.bytes += used;
+              this.userBytes += user;
+            }
+            return p.finish();
+          },
+        };
+      },
+    };
+  }
+}
+
+function quantiles(xs: number[]): Quantiles {
+  if (xs.length === 0) return { p50: NaN, p95: NaN, max: NaN };
+  const s = [...xs].sort((a, b) => a - b);
+  const at = (q: number) => s[Math.min(s.length - 1, Math.ceil(q * s.length) - 1)];
+  return { p50: at(0.5), p95: at(0.95), max: s[s.length - 1] };
+}
+
+/**
+ * Issue 12's broadcast fairness (memberlist's issue 299): `n` members from a converged start,
+ * LAN timing, streams on. Membership churn (metadata updates and crash-restarts, `churn`;
+ * `false` for none) runs from 5 s; from 15 s, for `duration` ms, `originators` members take
+ * turns issuing user broadcasts of `payloadBytes`, `broadcastsPerSecond` in all. Every member
+ * relays a broadcast the first time it delivers it, as serf relays user events (shoal, as
+ * memberlist, transmits a broadcast only from the member that queued it). After `drain` ms
+ * more (churn stopped) the delays are read: user broadcasts, membership updates, and how full
+ * the gossip datagrams were. Deterministic for `seed`.
+ */
+export function broadcastsUnderChurn(options: BroadcastChurnOptions): BroadcastChurnResult {
+  const { seed, n = 1000, broadcastsPerSecond = 2, payloadBytes = 64 } = options;
+  const { originators = 4, duration = 30_000, drain = 20_000 } = options;
+  const churn = options.churn === false ? undefined : options.churn ?? {};
+  const config = resolveConfig("lan", options.config);
+  const meter = new FillMeter();
+  /** Per member life: broadcast id → when it delivered it. */
+  const delivered = new Map<SimNode, Map<number, number>>();
+  const onUserMessage = (node: SimNode, payload: Uint8Array) => {
+    node.userMessages.length = 0; // a member receives each broadcast ~16 times: keep none
+    let seen = delivered.get(node);
+    if (!seen) delivered.set(node, seen = new Map());
+    const id = new DataView(payload.buffer, payload.byteOffset).getUint32(0);
+    if (seen.has(id)) return;
+    seen.set(id, sim.clock.now());
+    sim.broadcast(node.name, payload);
+  };
+  const sim: Simulator = new Simulator({
+    seed,
+    config,
+    codec: meter.wrap(options.codec),
+    streams: true,
+    faults: { minDelay: 1, maxDelay: 5 },
+    onUserMessage,
+  });
+  sim.addConverged(n);
+  const rng = seededRng(seed * 7_777 + 1);
+  const pick = (avoid: ReadonlySet<string>) => {
+    for (;;) {
+      const name = `n${Math.floor(rng.next() * n)}`;
+      if (!avoid.has(name) && sim.node(name).running) return name;
+    }
+  };
+  const churnAt = 5_000, sendAt = 15_000;
+  const sendEnd = sendAt + duration, end = sendEnd + drain;
+  const senders = Array.from(
+    { length: originators },
+    (_, i) => `n${1 + Math.floor(i * n / originators)}`,
+  );
+  const steady = new Set(["n0", ...senders]); // the seed and the originators never restart
+
+  // Membership updates: member → [incarnation, when] to hear of; tracked through events.
+  interface Update {
+    readonly member: string;
+    readonly incarnation: number;
+    readonly at: number;
+    readonly targets: readonly SimNode[];
+    readonly heard: Map<string, number>;
+  }
+  const updates: Update[] = [];
+  const updatesOf = new Map<string, Update[]>();
+  const track = (member: string) => {
+    const now = sim.clock.now();
+    if (now < sendAt || now >= sendEnd) return;
+    const incarnation = sim.node(member).swim.member(member)!.incarnation;
+    const targets = sim.running().filter((x) => x.name !== member);
+    const u = { member, incarnation, at: now, targets, heard: new Map() };
+    updates.push(u);
+    let list = updatesOf.get(member);
+    if (!list) updatesOf.set(member, list = []);
+    list.push(u);
+  };
+  let boot = 0;
+  const metaOf = (bytes: number) => {
+    const meta = new Uint8Array(bytes);
+    new DataView(meta.buffer).setUint32(0, ++boot);
+    return meta;
+  };
+  if (churn) {
+    const metaEvery = 1000 / (churn.metaPerSecond ?? 8);
+    const restartEvery = 60_000 / (churn.restartsPerMinute ?? 12);
+    const metaBytes = churn.metaBytes ?? 128, downtime = churn.downtime ?? 10_000;
+    const down = new Set<string>();
+    for (let t = churnAt; t < sendEnd; t += metaEvery) {
+      sim.clock.schedule(t - sim.clock.now(), () => {
+        const name = pick(down);
+        sim.updateMeta(name, metaOf(metaBytes));
+        track(name);
+      });
+    }
+    for (let t = churnAt; t < sendEnd; t += restartEvery) {
+      sim.clock.schedule(t - sim.clock.now(), () => {
+        const name = pick(new Set([...steady, ...down]));
+        down.add(name);
+        sim.kill(name);
+        sim.clock.schedule(downtime, () => {
+          down.delete(name);
+          sim.restart(name, { meta: metaOf(metaBytes) });
+          track(name);
+        });
+      });
+    }
+  }
+
+  // User broadcasts: id → when, by whom, and who was running then.
+  interface Sent {
+    readonly at: number;
+    readonly from: string;
+    readonly targets: readonly SimNode[];
+  }
+  const sent: Sent[] = [];
+  const every = 1000 / broadcastsPerSecond;
+  for (let t = sendAt; every < Infinity && t < sendEnd; t += every) {
+    sim.clock.schedule(t - sim.clock.now(), () => {
+      const id = sent.length;
+      const from = senders[id % senders.length];
+      const payload = new Uint8Array(payloadBytes);
+      new DataView(payload.buffer).setUint32(0, id);
+      sent.push({
+        at: sim.clock.now(),
+        from,
+        targets: sim.running().filter((x) => x.name !== from),
+      });
+      sim.broadcast(from, payload);
+    });
+  }
+
+  // Every second: read the new events (then drop them), sample the queues.
+  let depthSum = 0, depthSamples = 0, depthMax = 0;
+  const readEvents = () => {
+    for (const e of sim.events) {
+      if (e.type === "suspect" || e.type === "dead" || e.type === "leave") continue;
+      for (const u of updatesOf.get(e.member) ?? []) {
+        if (e.incarnation >= u.incarnation && !u.heard.has(e.observer)) {
+          u.heard.set(e.observer, e.at);
+        }
+      }
+    }
+    sim.events.length = 0;
+  };
+  for (let t = 1000; t <= end; t += 1000) {
+    sim.clock.schedule(t - sim.clock.now(), () => {
+      readEvents();
+      if (sim.clock.now() <= sendAt || sim.clock.now() > sendEnd) return;
+      for (const x of sim.running()) {
+        depthSum += x.swim.queueDepth;
+        depthMax = Math.max(depthMax, x.swim.queueDepth);
+        depthSamples++;
+      }
+    });
+  }
+  sim.clock.schedule(sendAt, () => meter.on = true);
+  sim.clock.schedule(sendEnd, () => meter.on = false);
+  sim.runFor(end);
+  readEvents();
+
+  const alive = (x: SimNode) => x.running && sim.node(x.name) === x;
+  const first: number[] = [], all: number[] = [];
+  sent.forEach((s, id) => {
+    let firstAt = Infinity, lastAt = -Infinity;
+    for (const x of s.targets) {
+      const at = delivered.get(x)?.get(id);
+      if (at !== undefined) firstAt = Math.min(firstAt, at);
+      if (alive(x)) lastAt = Math.max(lastAt, at ?? Infinity);
+    }
+    first.push(firstAt - s.at);
+    all.push(lastAt - s.at);
+  });
+  const updateAll = updates.map((u) => {
+    let lastAt = -Infinity;
+    for (const x of u.targets) {
+      if (alive(x)) lastAt = Math.max(lastAt, u.heard.get(x.name) ?? Infinity);
+    }
+    return lastAt - u.at;
+  });
+  const seconds = duration / 1000;
+  return {
+    broadcasts: sent.length,
+    reachedAll: all.filter(Number.isFinite).length / Math.max(1, sent.length),
+    firstMs: quantiles(first),
+    allMs: quantiles(all),
+    updates: updates.length,
+    updatesReachedAll: updateAll.filter(Number.isFinite).length / Math.max(1, updates.length),
+    updateAllMs: quantiles(updateAll),
+    packets: {
+      perMemberPerSecond: meter.packets / n / seconds,
+      meanFill: meter.fill / Math.max(1, meter.packets),
+      fullShare: meter.full / Math.max(1, meter.packets),
+      userShare: meter.userBytes / Math.max(1, meter.bytes),
+    },
+    queueDepth: { mean: depthSum / Math.max(1, depthSamples), max: depthMax },
   };
 }

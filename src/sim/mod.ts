@@ -17,5 +17,12 @@
 
 export { type SimEvent, type SimNode, Simulator, type SimulatorOptions } from "./simulator.ts";
 export { VirtualScheduler } from "./scheduler.ts";
+export {
+  type BroadcastChurnOptions,
+  type BroadcastChurnResult,
+  broadcastsUnderChurn,
+  type ChurnOptions,
+  type Quantiles,
+} from "./experiments.ts";
 export type { MemberView, ViewOptions } from "../core/views.ts";
 export { RealScheduler, type Scheduler } from "../transport/scheduler.ts";

@@ -46,6 +46,12 @@ export interface SimulatorOptions {
    * may change it between attempts); answered 1 ms later. Default: every name is unknown.
    */
   readonly dns?: ReadonlyMap<string, readonly ResolvedAddress[]>;
+  /**
+   * Called with each user message a node receives, once it is added to the node's
+   * `userMessages`. It may call {@linkcode Simulator.broadcast} (to relay the message, as serf
+   * relays user events).
+   */
+  readonly onUserMessage?: (node: SimNode, payload: Uint8Array) => void;
 }
 
 /** One line of the simulation's event log. */
@@ -148,15 +154,17 @@ export class Simulator {
   /**
    * Crash `name` (if running) and start it again at the same address with the same name, a
    * fresh state and a time-seeded incarnation (or `incarnation`, e.g. 1 to play a node without
-   * a clock or data directory), joining through its original seeds.
+   * a clock or data directory), joining through its original seeds, with its metadata or
+   * `meta`.
    */
-  restart(name: string, options: { incarnation?: number } = {}): SimNode {
+  restart(name: string, options: { incarnation?: number; meta?: Uint8Array } = {}): SimNode {
     const old = this.node(name);
     if (old.running) this.kill(name);
     const index = [...this.#nodes.keys()].indexOf(name);
     this.#restarts++;
     const seed = index + this.#restarts * 1_000_000;
-    return this.#boot(name, old.address, seed, old.seeds, old.meta, options.incarnation);
+    const meta = options.meta ?? old.meta;
+    return this.#boot(name, old.address, seed, old.seeds, meta, options.incarnation);
   }
 
   /**
@@ -356,6 +364,12 @@ export class Simulator {
     this.#apply(node, node.swim.leave());
   }
 
+  /** `name` gossips `payload` to the cluster (see `Swim.broadcast`). */
+  broadcast(name: string, payload: Uint8Array): void {
+    const node = this.node(name);
+    this.#apply(node, node.swim.broadcast(payload));
+  }
+
   /** Update a node's metadata. */
   updateMeta(name: string, meta: Uint8Array): void {
     const node = this.node(name);
@@ -488,6 +502,7 @@ export class Simulator {
         }
         case "user":
           node.userMessages.push(e.payload);
+          this.#opts.onUserMessage?.(node, e.payload);
           break;
         case "resolve": {
           const results: ResolveResult[] = e.names.map((name) => {

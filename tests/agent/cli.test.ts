@@ -200,6 +200,8 @@ describe("command-line mistakes exit 2 with one line", { timeout: 60_000 }, () =
     ],
     [["agent", "--tune", "probeInterval=-1"], /^shoal agent: --tune: probeInterval must be/],
     [["agent", "--tune", "nope=1"], /^shoal agent: --tune expects KEY=VALUE/],
+    [["agent", "--tune", "flapDamping=on"], /^shoal agent: --tune flapDamping: only "off"/],
+    [["agent", "--tune", "flapDamping.reuse=5"], /^shoal agent: --tune: flapDamping needs reuse/],
     [["agent", "stray"], /^shoal agent: unexpected argument stray/],
     [["members", "--status", "zombie"], /^shoal members: --status must be one of/],
     [["members", "--json=yes"], /^shoal members: option --json takes no value/],

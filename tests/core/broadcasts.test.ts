@@ -87,6 +87,22 @@ describe("broadcast queue", () => {
     assert.equal(q.size, 0);
   });
 
+  test("bytes counts what is queued: replaced and finished rumours leave it", () => {
+    const q = new BroadcastQueue();
+    q.enqueue("a", bytes(1, 10));
+    q.enqueue("b", bytes(2, 30));
+    assert.equal(q.bytes, 40);
+    q.enqueue("a", bytes(3, 5));
+    assert.equal(q.bytes, 35);
+    take(q, 1000, 2, 10, 2);
+    assert.equal(q.bytes, 35);
+    take(q, 1000, 2, 10, 2);
+    assert.equal(q.bytes, 0);
+    q.enqueue("c", bytes(4, 7));
+    q.clear();
+    assert.equal(q.bytes, 0);
+  });
+
   test("retransmit limit follows memberlist's table (protocol.md §9)", () => {
     const cases: [number, number][] = [[1, 4], [9, 4], [10, 8], [99, 8], [100, 12], [1000, 16]];
     for (const [n, want] of cases) assert.equal(retransmitLimit(4, n), want, `n=${n}`);

@@ -3,6 +3,8 @@ import assert from "node:assert/strict";
 import { FlapDamping } from "../../src/core/damping.ts";
 import { ConfigError, FLAP_DAMPING, resolveConfig } from "../../src/core/config.ts";
 import { badLink } from "../../src/sim/experiments.ts";
+import { parseTune } from "../../src/cli/tune.ts";
+import { UsageError } from "../../src/cli/usage.ts";
 import { Simulator } from "../../src/sim/simulator.ts";
 import { memberlistCodec as codec } from "../../src/wire/codec.ts";
 
@@ -88,6 +90,18 @@ describe("flap damping: the penalty rule", () => {
     ) {
       assert.throws(() => resolveConfig("lan", { flapDamping: bad }), ConfigError);
     }
+  });
+
+  test("a partial setting keeps the rest of the default; the agent's --tune reaches it", () => {
+    const part = resolveConfig("wan", { flapDamping: { suppress: 2, halfLife: 180_000 } });
+    assert.deepEqual(part.flapDamping, { ...FLAP_DAMPING, suppress: 2, halfLife: 180_000 });
+    assert.throws(() => resolveConfig("lan", { flapDamping: { reuse: 4 } }), ConfigError);
+    const tuned = parseTune(["flapDamping.ceiling=12", "probeInterval=500"]);
+    assert.deepEqual(tuned, { flapDamping: { ceiling: 12 }, probeInterval: 500 });
+    assert.equal(resolveConfig("lan", tuned).flapDamping?.ceiling, 12);
+    assert.deepEqual(parseTune(["flapDamping=off"]), { flapDamping: null });
+    assert.equal(resolveConfig("lan", parseTune(["flapDamping=off"])).flapDamping, null);
+    assert.throws(() => parseTune(["flapDamping=on"]), UsageError);
   });
 });
 

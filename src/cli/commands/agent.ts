@@ -49,8 +49,9 @@ Options:
                        and IP addresses (repeatable); others get 421
   --allow-cidr NET     accept packets from and members at this network only, e.g.
                        127.0.0.0/8 (repeatable; default: any)
-  --tune KEY=VALUE     override a protocol setting, e.g. probeInterval=200 or
-                       maxMembers=2000 (repeatable)
+  --tune KEY=VALUE     override a protocol setting, e.g. probeInterval=200,
+                       maxMembers=2000, flapDamping.suppress=4 or flapDamping=off
+                       (repeatable)
   --serf               run as a serf member (serf 0.8 agents' tags, events, queries;
                        see shoal event, shoal query)
   --json               print each membership event as one JSON object per line
