@@ -508,9 +508,8 @@ export class AntiEntropy {
 
   /**
    * Partition healing: announce ourselves to every seed we do not currently see as a live
-   * member, to one member we hold as dead, and, without periodic sync, to one live member.
-   * Whoever is really there answers with its table, and stale views on either side are
-   * corrected (see `#correct`).
+   * member, to one member we hold as dead, and to one live member. Whoever is really there
+   * answers with its table, and stale views on either side are corrected (see `#correct`).
    */
   onReannounce(token: number): void {
     this.#ctx.out.schedule(
@@ -524,9 +523,8 @@ export class AntiEntropy {
     this.#resolve(RESOLVE_REANNOUNCE); // named seeds: once their fresh addresses are known
     const [down] = this.#ctx.table.sampleNotAlive(1, (m) => m.state === "dead");
     if (down) this.sendAnnounce(addressOf(down), down);
-    // Without sync, pull one live member's table: epidemic gossip can miss a pair of members
-    // for good (nobody re-sends a spent rumour). With sync, its scaled schedule does that (§12).
-    if (this.#ctx.cfg.pushPullInterval > 0) return;
+    // And pull one live member's table: epidemic gossip can miss a pair of members for good
+    // (nobody re-sends a spent rumour); the scaled sync alone leaves such a pair for minutes.
     const [peer] = this.#ctx.table.sample(1, (m) => m.state === "alive" && m !== this.#ctx.self);
     if (peer) this.sendAnnounce(addressOf(peer), peer);
   }
