@@ -57,6 +57,8 @@ const CHURN_SYNC_JOINS = 16;
 const CHURN_SYNC_SPREAD = 2;
 /** Probe intervals between two churn syncs at least, so churn cannot drive syncs (§12). */
 const CHURN_SYNC_GAP = 5;
+/** Re-announce intervals after the last new member during which re-announces pull a table (§12). */
+const PULL_AFTER_JOINS = 4;
 /** Token keys of the pending name resolutions (a join attempt's, a re-announce's). */
 const RESOLVE_JOIN = "resolve:join";
 const RESOLVE_REANNOUNCE = "resolve:reannounce";
@@ -508,8 +510,9 @@ export class AntiEntropy {
 
   /**
    * Partition healing: announce ourselves to every seed we do not currently see as a live
-   * member, to one member we hold as dead, and to one live member. Whoever is really there
-   * answers with its table, and stale views on either side are corrected (see `#correct`).
+   * member, to one member we hold as dead, and to one live member (with sync on, only while
+   * new members keep coming). Whoever is really there answers with its table, and stale views
+   * on either side are corrected (see `#correct`).
    */
   onReannounce(token: number): void {
     this.#ctx.out.schedule(
@@ -525,6 +528,10 @@ export class AntiEntropy {
     if (down) this.sendAnnounce(addressOf(down), down);
     // And pull one live member's table: epidemic gossip can miss a pair of members for good
     // (nobody re-sends a spent rumour); the scaled sync alone leaves such a pair for minutes.
+    // With sync on, only while members keep coming: a quiet table's gaps were closed already.
+    const quiet =
+      this.#ctx.now() - this.#lastJoinAt > PULL_AFTER_JOINS * this.#ctx.cfg.reannounceInterval;
+    if (this.#ctx.cfg.pushPullInterval > 0 && quiet) return;
     const [peer] = this.#ctx.table.sample(1, (m) => m.state === "alive" && m !== this.#ctx.self);
     if (peer) this.sendAnnounce(addressOf(peer), peer);
   }

@@ -22,12 +22,13 @@ const alive = (name: string, host: number): Message => ({
 });
 
 /** A member that knows `b` (alive) and `c` (dead); its re-announce timer's effects. */
-function reannounce(pushPullInterval: number): Effect[] {
+function reannounce(pushPullInterval: number, quietFor = 0): Effect[] {
+  let now = 1000;
   const swim = new Swim({
     identity: { name: "a", host: "127.9.1.1", port: 7946 },
     config: resolveConfig("lan", { pushPullInterval }),
     codec,
-    now: () => 1000,
+    now: () => now,
     rng: seededRng(9),
   });
   const timer = swim.start().find((e) => e.type === "schedule" && e.timer.kind === "reannounce");
@@ -38,6 +39,7 @@ function reannounce(pushPullInterval: number): Effect[] {
     FROM,
   );
   assert.equal(swim.member("c")?.state, "dead");
+  now += quietFor;
   return swim.handleTimer(timer.timer as Timer);
 }
 
@@ -45,11 +47,20 @@ const hostsSentTo = (effects: Effect[]) =>
   effects.flatMap((e) => e.type === "send" ? [e.to.host] : []).sort();
 
 describe("re-announce", () => {
+  const quiet = 4 * resolveConfig("lan").reannounceInterval + 1;
   for (const pushPullInterval of [0, 30_000]) {
     test(`to the dead member and to a live one (pushPullInterval ${pushPullInterval})`, () => {
       assert.deepEqual(hostsSentTo(reannounce(pushPullInterval)), ["127.9.1.2", "127.9.1.3"]);
     });
   }
+
+  test("without sync, a quiet table still pulls a live member's table", () => {
+    assert.deepEqual(hostsSentTo(reannounce(0, quiet)), ["127.9.1.2", "127.9.1.3"]);
+  });
+
+  test("with sync, a table quiet for 4 intervals leaves the live member to the sync", () => {
+    assert.deepEqual(hostsSentTo(reannounce(30_000, quiet)), ["127.9.1.3"]);
+  });
 });
 
 describe("the first sync of a warm start", () => {
