@@ -182,7 +182,6 @@ export class FailureDetector {
     if (this.#ctx.cfg.lifeguard.awareness && this.#ctx.awareness.stalledAfter(probe.startedAt)) {
       // We stalled during the probe (§10): the silence may be our own, so nobody is accused.
       this.#ctx.stats.probesInconclusive++;
-      this.#ctx.awareness.apply(1);
       return;
     }
     this.#ctx.stats.probesFailed++;

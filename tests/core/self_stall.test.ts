@@ -65,7 +65,7 @@ describe("a member that stalls itself", () => {
     assert.equal(p.swim.member("b")?.state, "suspect");
   });
 
-  test("a probe tick later than the probe timeout accuses nobody and lowers our health", () => {
+  test("a probe tick later than the probe timeout accuses nobody", () => {
     const p = probing();
     p.advance(p.next.delay + lanConfig.probeTimeout + 1);
     const effects = p.swim.handleTimer(p.next.timer);
@@ -73,7 +73,9 @@ describe("a member that stalls itself", () => {
     assert.equal(p.swim.member("b")?.state, "alive");
     assert.equal(p.swim.stats.probesInconclusive, 1);
     assert.equal(p.swim.stats.probesFailed, 0);
-    assert.equal(p.swim.healthScore, 1);
+    // Not counted against our health either: in an overloaded process that stretched every
+    // member's probing and slowed a 1,000-member bootstrap (7–9 s → 13 s to converge).
+    assert.equal(p.swim.healthScore, 0);
     // The next probe is judged as usual once our timers are on time again.
     const after = effects.find((e) => e.type === "schedule" && e.timer.kind === "probe");
     assert.ok(after?.type === "schedule");
