@@ -16,7 +16,7 @@ import process from "node:process";
 import { mergeRows } from "./_results.ts";
 import { createMemberlistCodec, resolveConfig } from "../mod.ts";
 import { Simulator } from "../src/sim/mod.ts";
-import { TIMING } from "./cluster/timing.ts";
+import { SHOAL_FAST } from "./cluster/timing.ts";
 
 const { values } = parseArgs({
   args: process.argv.slice(2),
@@ -36,15 +36,7 @@ if (values.timing !== "bench" && values.timing !== "lan") {
   throw new Error(`--timing must be bench or lan, not ${values.timing}`);
 }
 
-const config = values.timing === "lan" ? resolveConfig("lan") : resolveConfig("lan", {
-  probeInterval: TIMING.probeIntervalMs,
-  probeTimeout: TIMING.probeTimeoutMs,
-  indirectChecks: TIMING.indirectChecks,
-  suspicionMult: TIMING.suspicionMult,
-  gossipInterval: TIMING.gossipIntervalMs,
-  pushPullInterval: 0,
-  reannounceInterval: 0,
-});
+const config = values.timing === "lan" ? resolveConfig("lan") : resolveConfig("lan", SHOAL_FAST);
 const spacing = Number(values.spacing);
 const window = Number(values.window);
 const limit = Number(values.limit);

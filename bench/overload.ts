@@ -14,7 +14,7 @@ import { existsSync, readFileSync } from "node:fs";
 import process from "node:process";
 import { parseArgs } from "node:util";
 import { createNode, runtimeName, type ShoalNode } from "../mod.ts";
-import { TIMING } from "./cluster/timing.ts";
+import { SHOAL_FAST } from "./cluster/timing.ts";
 
 const { values } = parseArgs({
   args: process.argv.slice(2),
@@ -25,15 +25,7 @@ const { values } = parseArgs({
 });
 const n = Number(values.nodes);
 const intervals = Math.min(600, Number(values.intervals));
-const config = {
-  probeInterval: TIMING.probeIntervalMs,
-  probeTimeout: TIMING.probeTimeoutMs,
-  indirectChecks: TIMING.indirectChecks,
-  suspicionMult: TIMING.suspicionMult,
-  gossipInterval: TIMING.gossipIntervalMs,
-  pushPullInterval: 0,
-  reannounceInterval: 0,
-};
+const config = SHOAL_FAST;
 
 /** The kernel's UDP receive-buffer drops so far (Linux), or undefined. */
 function rcvbufErrors(): number | undefined {

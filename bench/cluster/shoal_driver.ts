@@ -20,7 +20,7 @@ import { createInterface } from "node:readline";
 import { parseArgs } from "node:util";
 import type { MembershipEvent } from "../../src/core/effects.ts";
 import { createNode, type ShoalNode } from "../../src/node/node.ts";
-import { TIMING } from "./timing.ts";
+import { SHOAL_FAST } from "./timing.ts";
 
 const { values } = parseArgs({
   args: process.argv.slice(2),
@@ -44,15 +44,7 @@ const config = values["lan-defaults"]
   ? {}
   : values.lan
   ? { pushPullInterval: 0, reannounceInterval: 0 }
-  : {
-    probeInterval: TIMING.probeIntervalMs,
-    probeTimeout: TIMING.probeTimeoutMs,
-    indirectChecks: TIMING.indirectChecks,
-    suspicionMult: TIMING.suspicionMult,
-    gossipInterval: TIMING.gossipIntervalMs,
-    pushPullInterval: 0,
-    reannounceInterval: 0,
-  };
+  : SHOAL_FAST;
 
 const killed = new Set<string>();
 /** Per node: members it holds as not dead/left (itself included). */

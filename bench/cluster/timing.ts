@@ -14,6 +14,17 @@ export const TIMING = {
   gossipIntervalMs: 50,
 } as const;
 
+/** {@linkcode TIMING} as shoal config overrides, periodic anti-entropy off (as memberlist's here). */
+export const SHOAL_FAST = {
+  probeInterval: TIMING.probeIntervalMs,
+  probeTimeout: TIMING.probeTimeoutMs,
+  indirectChecks: TIMING.indirectChecks,
+  suspicionMult: TIMING.suspicionMult,
+  gossipInterval: TIMING.gossipIntervalMs,
+  pushPullInterval: 0,
+  reannounceInterval: 0,
+} as const;
+
 /**
  * memberlist's shortest suspicion timeout for `n` members:
  * `suspicionMult · max(1, log10(n)) · probeInterval` (swim-js has one fixed timeout).
