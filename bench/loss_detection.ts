@@ -25,7 +25,8 @@
  *
  * @module
  */
-import { type ChildProcess, execFileSync, spawn } from "node:child_process";
+import { type ChildProcess, execFileSync } from "node:child_process";
+import { Driver } from "./cluster/driver.ts";
 import { existsSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import process from "node:process";
@@ -131,78 +132,12 @@ function command(impl: Impl): [string, string[]] {
 const children = new Set<ChildProcess>();
 
 /** A driver process inside a namespace, and its JSON lines. */
-class Driver {
-  readonly child: ChildProcess;
-  readonly events: Record<string, unknown>[] = [];
-  readonly stderr: string[] = [];
-  exited = false;
-  #wake: (() => void) | undefined;
-
-  constructor(ns: Netns, cmd: string, args: string[]) {
-    this.child = spawn("ip", ["netns", "exec", ns.name, cmd, ...args], {
-      cwd: ROOT,
-      stdio: ["pipe", "pipe", "pipe"],
-    });
-    children.add(this.child);
-    let pending = "";
-    this.child.stdout!.setEncoding("utf8").on("data", (chunk: string) => {
-      pending += chunk;
-      let nl: number;
-      while ((nl = pending.indexOf("\n")) >= 0) {
-        const line = pending.slice(0, nl).trim();
-        pending = pending.slice(nl + 1);
-        if (!line.startsWith("{")) continue;
-        try {
-          this.events.push(JSON.parse(line));
-        } catch {
-          continue;
-        }
-        this.#wake?.();
-      }
-    });
-    this.child.stderr!.setEncoding("utf8").on("data", (chunk: string) => {
-      this.stderr.push(...chunk.split("\n").filter(Boolean));
-      if (this.stderr.length > 100) this.stderr.splice(0, this.stderr.length - 100);
-    });
-    this.child.stdin!.on("error", () => {});
-    this.child.on("exit", () => {
-      this.exited = true;
-      children.delete(this.child);
-      this.#wake?.();
-    });
-  }
-
-  send(line: string): void {
-    if (!this.exited) this.child.stdin!.write(`${line}\n`);
-  }
-
-  /** The next event of `type` at index ≥ `from`, or undefined after `timeoutMs`. */
-  async next(type: string, from: number, timeoutMs: number) {
-    const until = performance.now() + timeoutMs;
-    for (;;) {
-      const e = this.events.find((e, k) => k >= from && e.event === type);
-      if (e) return e;
-      if (this.exited || performance.now() > until) return undefined;
-      await new Promise<void>((resolve) => {
-        const t = setTimeout(resolve, Math.max(1, until - performance.now()));
-        this.#wake = () => {
-          clearTimeout(t);
-          resolve();
-        };
-      });
-      this.#wake = undefined;
-    }
-  }
-
-  /** Ask it to quit; SIGKILL after 5 s. */
-  async stop(): Promise<void> {
-    this.send("quit");
-    const until = performance.now() + 5000;
-    while (!this.exited && performance.now() < until) await sleep(50);
-    if (!this.exited) this.child.kill("SIGKILL");
-    const hard = performance.now() + 5000;
-    while (!this.exited && performance.now() < hard) await sleep(20);
-  }
+/** A driver in namespace `ns`, tracked in `children` while it runs. */
+function nsDriver(ns: Netns, cmd: string, args: string[]): Driver {
+  const d = new Driver("ip", ["netns", "exec", ns.name, cmd, ...args], ROOT);
+  children.add(d.child);
+  d.child.on("exit", () => children.delete(d.child));
+  return d;
 }
 
 /** Run one implementation in a namespace of its own. */
@@ -225,7 +160,7 @@ async function runOne(impl: Impl, run: number): Promise<Result> {
   let d: Driver | undefined;
   try {
     const [cmd, args] = command(impl);
-    d = new Driver(ns, cmd, args);
+    d = nsDriver(ns, cmd, args);
     const conv = await d.next("converged", 0, 150_000);
     if (!conv) throw new Error(`no convergence report: ${d.stderr.slice(-10).join(" | ")}`);
     r.convergedMs = conv.ms as number | null;

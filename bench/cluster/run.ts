@@ -34,13 +34,14 @@
  *
  * @module
  */
-import { type ChildProcess, execFileSync, spawn } from "node:child_process";
+import { execFileSync } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import process from "node:process";
 import { parseArgs } from "node:util";
 import { machine } from "../machine.ts";
 import { type ClusterResults, type Detection, type Impl, IMPLS, isBig, type Run } from "./model.ts";
+import { Driver } from "./driver.ts";
 import { writeReport } from "./report.ts";
 import { minSuspicionMs, TIMING } from "./timing.ts";
 
@@ -207,81 +208,6 @@ function command(impl: Impl, n: number, mode: Mode): [string, string[]] {
   }
 }
 
-/** A driver process and its JSON lines. */
-class Driver {
-  readonly child: ChildProcess;
-  readonly events: Record<string, unknown>[] = [];
-  readonly stderr: string[] = [];
-  #wake: (() => void) | undefined;
-  exited = false;
-
-  constructor(cmd: string, args: string[]) {
-    this.child = spawn(cmd, args, { cwd: ROOT, stdio: ["pipe", "pipe", "pipe"] });
-    let pending = "";
-    this.child.stdout!.setEncoding("utf8").on("data", (chunk: string) => {
-      pending += chunk;
-      let nl: number;
-      while ((nl = pending.indexOf("\n")) >= 0) {
-        const line = pending.slice(0, nl).trim();
-        pending = pending.slice(nl + 1);
-        if (!line) continue;
-        try {
-          this.events.push(JSON.parse(line));
-        } catch {
-          this.stderr.push(`(stdout) ${line}`);
-        }
-        this.#wake?.();
-      }
-    });
-    this.child.stderr!.setEncoding("utf8").on("data", (chunk: string) => {
-      this.stderr.push(...chunk.split("\n").filter(Boolean));
-      if (this.stderr.length > 200) this.stderr.splice(0, this.stderr.length - 200);
-    });
-    this.child.on("exit", () => {
-      this.exited = true;
-      this.#wake?.();
-    });
-  }
-
-  get pid(): number {
-    return this.child.pid!;
-  }
-
-  send(line: string): void {
-    if (!this.exited) this.child.stdin!.write(`${line}\n`);
-  }
-
-  /** The next event of `type` after index `from`, or undefined after `timeoutMs`. */
-  async next(
-    type: string,
-    from: number,
-    timeoutMs: number,
-  ): Promise<Record<string, unknown> | undefined> {
-    const until = performance.now() + timeoutMs;
-    for (;;) {
-      const i = this.events.findIndex((e, k) => k >= from && e.event === type);
-      if (i >= 0) return this.events[i];
-      if (this.exited || performance.now() > until) return undefined;
-      await new Promise<void>((resolve) => {
-        const t = setTimeout(resolve, Math.max(1, until - performance.now()));
-        this.#wake = () => {
-          clearTimeout(t);
-          resolve();
-        };
-      });
-      this.#wake = undefined;
-    }
-  }
-
-  async stop(): Promise<void> {
-    this.send("quit");
-    const until = performance.now() + 5000;
-    while (!this.exited && performance.now() < until) await sleep(50);
-    if (!this.exited) this.child.kill("SIGKILL");
-    while (!this.exited) await sleep(20);
-  }
-}
-
 const TICKS = 100; // USER_HZ on Linux
 
 /** CPU seconds (all threads) and resident memory of a process, from /proc. */
@@ -311,7 +237,7 @@ async function runOne(
   const [cmd, args] = command(impl, n, mode);
   const load = os.loadavg()[0];
   log(`${impl} n=${n}: starting (load ${load.toFixed(2)})`);
-  const d = new Driver(cmd, args);
+  const d = new Driver(cmd, args, ROOT);
   const run: Run = {
     impl,
     n,
